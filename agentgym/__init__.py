@@ -43,6 +43,7 @@ __all__ = [
 #: the trajectory record would miss the truncation. Change it with ``gymnasium.make(id, max_turns=N)``.
 ENVIRONMENTS: dict[str, tuple[str, int]] = {
     "agentgym/DeepSearch-v0": ("agentgym.envs.deepsearch.env:DeepSearchEnv", 12),
+    "agentgym/TextToSQL-v0": ("agentgym.envs.text2sql.env:TextToSQLEnv", 15),
 }
 
 for _env_id, (_entry_point, _max_turns) in ENVIRONMENTS.items():

@@ -7,7 +7,6 @@ that returns the exit status; :func:`main` wires them together.
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import json
 import os
@@ -18,7 +17,7 @@ from typing import Any
 import gymnasium as gym
 
 import agentgym
-from agentgym import testing
+from agentgym import report, scoring, template, testing
 
 NAMESPACE = "agentgym"
 
@@ -105,9 +104,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         gym.make(env_id, **kwargs).close()
     except gym.error.Error as error:
-        close = difflib.get_close_matches(env_id.split(":")[-1], list(gym.registry), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else " Run 'agentgym list' to see them."
-        print(f"error: cannot make {env_id!r}: {error}.{hint}", file=sys.stderr)
+        print(f"error: cannot make {env_id!r}: {error}.{scoring.env_id_hint(env_id.split(':')[-1])}", file=sys.stderr)
         return 2
     if ":" in env_id:  # the module is imported now; later makes use the bare id
         env_id = env_id.split(":", 1)[1]
@@ -141,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     register_list(subparsers)
     register_check(subparsers)
+    scoring.register_score(subparsers)
+    report.register_report(subparsers)
+    template.register_new(subparsers)
     return parser
 
 

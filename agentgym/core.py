@@ -26,7 +26,6 @@ Args:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import time
@@ -37,7 +36,7 @@ from typing import Any, Literal, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
-from agentgym.tools import ParsedAction, Tool, ToolCall, ToolError, ToolFormat, parse_action
+from agentgym.tools import ParsedAction, Tool, ToolCall, ToolError, ToolFormat, did_you_mean, parse_action
 from agentgym.tools import format_instructions as tool_format_instructions
 from agentgym.trajectory import Rewards, Step, Trajectory
 
@@ -164,8 +163,7 @@ class TaskSet(Sequence[Task]):
         try:
             return self._by_id[task_id]
         except (KeyError, TypeError):
-            close = difflib.get_close_matches(str(task_id), self._by_id, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            hint = did_you_mean(str(task_id), self._by_id)
             raise KeyError(f"no task with id {task_id!r} among {len(self)} tasks.{hint}") from None
 
     def split(self, name: str) -> TaskSet:

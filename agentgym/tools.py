@@ -54,7 +54,7 @@ import re
 import types
 import typing
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
@@ -394,12 +394,7 @@ query (string, required), k (integer, default 5)."
             if not isinstance(key, str):
                 raise _Invalid(f"argument names must be strings, got {_short(key)}.")
             if key not in properties and extra_schema is False:
-                message = f"got an unexpected argument {_short(key)}."
-                if len(key) <= 100:  # difflib is quadratic; a huge key gets no suggestion
-                    close = difflib.get_close_matches(key, list(properties), n=1)
-                    if close:
-                        message += f" Did you mean '{close[0]}'?"
-                raise _Invalid(message)
+                raise _Invalid(f"got an unexpected argument {_short(key)}.{did_you_mean(key, properties, n=1)}")
 
         missing = [key for key in self.parameters.get("required", []) if key not in arguments]
         if missing:
@@ -1597,11 +1592,7 @@ def _bind_positional(tool: Tool, raw: _RawCall, prefix: str, content: str) -> di
 
 
 def _unknown_tool(name: str, registry: dict[str, Tool]) -> str:
-    message = f"Unknown tool {_short_name(name)!r}."
-    if len(name) <= 100:  # difflib is quadratic in the name's length
-        close = difflib.get_close_matches(name, list(registry), n=1)
-        if close:
-            message += f" Did you mean '{close[0]}'?"
+    message = f"Unknown tool {_short_name(name)!r}.{did_you_mean(name, registry, n=1)}"
     if registry:
         return f"{message} Available tools: {', '.join(registry)}."
     return f"{message} No tools are available."
@@ -1609,6 +1600,37 @@ def _unknown_tool(name: str, registry: dict[str, Tool]) -> str:
 
 def _short_name(name: str) -> str:
     return name if len(name) <= 40 else f"{name[:37]}..."
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3, key: Callable[[str], str] = str.lower) -> str:
+    """A hint naming the choices closest to a misspelled name, for an error message.
+
+    Names are compared through ``key`` (by default ignoring case) and shown as spelled. A name over
+    100 characters gets no hint (difflib is quadratic in its length).
+
+    Args:
+        word: What the user wrote.
+        choices: The valid names.
+        n: At most this many suggestions.
+        key: What of a name is compared.
+
+    Returns:
+        ``" Did you mean 'a' or 'b'?"`` (with a leading space, to append to a sentence), or ``""``.
+
+    Examples:
+        >>> did_you_mean("fromat", ["format", "outcome"])
+        " Did you mean 'format'?"
+        >>> did_you_mean("Chinok", ["chinook", "nycflights13"])
+        " Did you mean 'chinook'?"
+        >>> did_you_mean("xyz", ["format"])
+        ''
+    """
+    word = str(word)
+    if len(word) > 100:
+        return ""
+    spelled = {key(str(choice)): str(choice) for choice in choices}
+    close = [spelled[match] for match in difflib.get_close_matches(key(word), spelled, n=n, cutoff=0.6)]
+    return f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
 
 
 # --------------------------------------------------------------------------------------------

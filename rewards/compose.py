@@ -19,7 +19,6 @@ Formulas and worked examples: ``reference/rewards.md`` §7.1 (PAR) and §7.2 (LS
 
 from __future__ import annotations
 
-import difflib
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 from agentgym.core import Task
 from agentgym.rewards.base import Reward, RewardResult, score_batch
+from agentgym.tools import did_you_mean
 from agentgym.trajectory import Trajectory
 
 __all__ = [
@@ -536,7 +536,7 @@ def parse_spec(spec: str, available: Mapping[str, Reward]) -> WeightedSum:
         ...     parse_spec("outcome=1,fromat=0.1", available)
         ... except SpecError as error:
         ...     print(error)
-        unknown reward 'fromat' in 'fromat=0.1'; did you mean 'format'? (available: ...)
+        unknown reward 'fromat' in 'fromat=0.1'. Did you mean 'format'? Available: ...
     """
     if not spec.strip():
         raise SpecError("empty reward spec; expected e.g. 'outcome=1,format=0.1'")
@@ -559,9 +559,8 @@ def parse_spec(spec: str, available: Mapping[str, Reward]) -> WeightedSum:
         if not math.isfinite(weight):
             raise SpecError(f"weight in {term!r} must be finite")
         if name not in available:
-            close = difflib.get_close_matches(name, list(available), n=3, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise SpecError(f"unknown reward {name!r} in {term!r}{hint} (available: {known})")
+            hint = did_you_mean(name, available)
+            raise SpecError(f"unknown reward {name!r} in {term!r}.{hint} Available: {known}.")
         if name in seen:
             raise SpecError(f"reward {name!r} appears twice in {spec!r}")
         seen.add(name)

@@ -72,7 +72,9 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_holds_every_package_and_asset(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    installed_as = {"agentgym": "agentgym", "envs": "agentgym/envs", "rewards": "agentgym/rewards", "assets": "agentgym/assets"}
+    installed_as = {
+        "agentgym": "agentgym", "envs": "agentgym/envs", "rewards": "agentgym/rewards", "assets": "agentgym/assets"
+    }
     for top, target in installed_as.items():
         for init in (ROOT / top).rglob("__init__.py"):  # every package, sub-packages included
             relative = init.relative_to(ROOT / top).as_posix()
@@ -85,7 +87,7 @@ def test_wheel_works_in_a_fresh_venv_outside_the_repo(wheel, tmp_path):
     venv.create(env_dir, with_pip=True)
     python, cli = env_dir / "bin" / "python", env_dir / "bin" / "agentgym"
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", f"{wheel}[search]"], check=True, capture_output=True, text=True
+        [python, "-m", "pip", "install", "-q", f"{wheel}[search,sql]"], check=True, capture_output=True, text=True
     )
     work = tmp_path / "elsewhere"
     work.mkdir()

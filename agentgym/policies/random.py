@@ -30,7 +30,8 @@ class RandomPolicy:
         >>> tools = [{"type": "function", "function": {"name": "answer", "parameters": {
         ...     "type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}}}]
         >>> policy = RandomPolicy(seed=0)
-        >>> [c.text.startswith('<tool_call>{"name": "answer"') for c in policy([[{"role": "user", "content": "Capital of Peru?"}]], [tools])]
+        >>> conversation = [{"role": "user", "content": "Capital of Peru?"}]
+        >>> [c.text.startswith('<tool_call>{"name": "answer"') for c in policy([conversation], [tools])]
         [True]
     """
 
@@ -42,7 +43,8 @@ class RandomPolicy:
 
     def __call__(self, conversations: Sequence[Conversation], tools: Sequence[ToolSchemas]) -> list[Completion]:
         """One random call per conversation (plain text when a conversation offers no tools)."""
-        return [self._complete(conversation, schemas) for conversation, schemas in zip(conversations, tools, strict=True)]
+        pairs = zip(conversations, tools, strict=True)
+        return [self._complete(conversation, schemas) for conversation, schemas in pairs]
 
     def _complete(self, conversation: Conversation, schemas: ToolSchemas) -> Completion:
         if not schemas:
@@ -65,7 +67,9 @@ class RandomPolicy:
             kind = next((k for k in kind if k != "null"), "string")
         if kind == "integer":
             default = schema.get("default")
-            return int(default) if isinstance(default, int) and self.rng.random() < 0.5 else int(self.rng.integers(0, 5))
+            if isinstance(default, int) and self.rng.random() < 0.5:
+                return int(default)
+            return int(self.rng.integers(0, 5))
         if kind == "number":
             return float(self.rng.random())
         if kind == "boolean":

@@ -20,7 +20,6 @@ Examples:
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import html
@@ -34,6 +33,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from agentgym.tools import did_you_mean
 
 #: Bumped whenever rendering or passage splitting changes, so cached indexes are rebuilt.
 CORPUS_FORMAT_VERSION = 1
@@ -154,9 +155,7 @@ class Corpus:
         try:
             return self._by_url[url]
         except (KeyError, TypeError):
-            close = difflib.get_close_matches(str(url), self._by_url, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise KeyError(f"no page with url {url!r} in {self!r}.{hint}") from None
+            raise KeyError(f"no page with url {url!r} in {self!r}.{did_you_mean(str(url), self._by_url)}") from None
 
     @property
     def passages(self) -> tuple[Passage, ...]:

@@ -1,6 +1,6 @@
 """``agentgym/DeepSearch-v0``: answer a multi-hop question by searching a corpus, reading pages and citing them.
 
-The agent has four tools: ``search(query, k)`` (BM25 over passages), ``open(url, page)``
+The agent has four tools: ``search(query, k)`` (BM25 over passages by default; dense or hybrid with ``retriever=``), ``open(url, page)``
 (paginated page text), ``find(url, pattern)`` (matching lines of a page) and ``answer(answer,
 report)``, which ends the episode. It may also answer with ``<answer>...</answer>`` in plain text.
 The reward (:class:`DeepSearchReward`) combines the outcome with the citation rubric (CaRR,
@@ -16,7 +16,7 @@ from typing import Any
 
 from agentgym.core import AgentEnv, Task, TaskSet
 from agentgym.envs.deepsearch.corpus import Corpus, factbook_corpus, fictional_corpus
-from agentgym.envs.deepsearch.retrieval import BM25Retriever, shared_retriever
+from agentgym.envs.deepsearch.retrieval import RETRIEVERS, Retriever, make_retriever
 from agentgym.envs.deepsearch.tasks import factbook_tasks, fictional_tasks, hotpotqa_corpus, hotpotqa_tasks
 from agentgym.rewards.base import RewardResult, final_answer, final_response
 from agentgym.rewards.citation import CitationRubric, extract_citations, normalize_text
@@ -68,11 +68,14 @@ class DeepSearchReward:
         ...     "rubrics": [{"text": "<E0> is the capital of Peru.", "evidence_url": "factbook://peru/government",
         ...                  "evidence": "Capital - name: Lima"}]})
         >>> final = {"name": "answer", "arguments": {"answer": "Lima", "report": ""}}
-        >>> DeepSearchReward()(Trajectory("e", "t", steps=[Step("...", info={"final": final})], terminated=True), task).value
+        >>> episode = Trajectory("e", "t", steps=[Step("...", info={"final": final})], terminated=True)
+        >>> DeepSearchReward()(episode, task).value
         0.7
     """
 
-    def __init__(self, alpha: float = 0.3, outcome: str = "em", format_score: float = 0.1, evidence_weight: float = 0.1):
+    def __init__(
+        self, alpha: float = 0.3, outcome: str = "em", format_score: float = 0.1, evidence_weight: float = 0.1
+    ):
         if outcome not in ("em", "f1"):
             raise ValueError(f"outcome must be 'em' or 'f1', got {outcome!r}")
         self.alpha = alpha
@@ -173,6 +176,7 @@ class DeepSearchEnv(AgentEnv):
         max_results: int = 10,
         alpha: float = 0.3,
         outcome: str = "em",
+        retriever: str = "bm25",
         **kwargs: Any,
     ):
         """Build the env.
@@ -188,11 +192,21 @@ class DeepSearchEnv(AgentEnv):
             max_results: Most results one ``search`` returns.
             alpha: The citation rubric's weight in the reward.
             outcome: ``"em"`` or ``"f1"``.
+            retriever: What ``search`` uses: ``"bm25"`` (default), ``"dense"`` (all-MiniLM-L6-v2
+                embeddings + faiss) or ``"hybrid"`` (reciprocal-rank fusion of the two). Dense and
+                hybrid need ``pip install 'agentgym[dense]'``; the passage embeddings are computed
+                once per corpus and cached on disk (minutes for the whole Factbook on a CPU).
             **kwargs: :class:`~agentgym.core.AgentEnv` options (``split``, ``max_turns``,
                 ``tool_format``...).
+
+        Raises:
+            ValueError: For an unknown ``retriever`` (or corpus, or outcome).
+            ImportError: For ``retriever="dense"`` or ``"hybrid"`` without the ``dense`` extra.
         """
+        if retriever not in RETRIEVERS:
+            raise ValueError(f"unknown retriever {retriever!r}: choose 'bm25', 'dense' or 'hybrid'")
         self.corpus, tasks = load_data(corpus, data_path, world_seed, n_entities)
-        self.retriever: BM25Retriever = shared_retriever(self.corpus)
+        self.retriever: Retriever = make_retriever(retriever, self.corpus)
         self.page_chars = page_chars
         self.max_results = max_results
         self.reward = DeepSearchReward(alpha=alpha, outcome=outcome)
@@ -283,7 +297,9 @@ class DeepSearchEnv(AgentEnv):
             return parsed
         body = found[-1].strip()
         short, _, report = body.partition("\n")
-        return ParsedAction(content=text, calls=(ToolCall("answer", {"answer": short.strip(), "report": report.strip()}),))
+        return ParsedAction(
+            content=text, calls=(ToolCall("answer", {"answer": short.strip(), "report": report.strip()}),)
+        )
 
     def step_reward(self, step, done: bool) -> dict[str, float]:
         """This step's components of :class:`DeepSearchReward` on the episode so far."""
@@ -302,7 +318,9 @@ class DeepSearchEnv(AgentEnv):
                 if part is None:
                     return format_call(ToolCall("find", {"url": url, "pattern": rubric["evidence"]}), self.tool_format)
                 return format_call(ToolCall("open", {"url": url, "page": part}), self.tool_format)
-        return format_call(ToolCall("answer", {"answer": gold["answer"], "report": self._oracle_report()}), self.tool_format)
+        return format_call(
+            ToolCall("answer", {"answer": gold["answer"], "report": self._oracle_report()}), self.tool_format
+        )
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -323,7 +341,10 @@ class DeepSearchEnv(AgentEnv):
 
     def _oracle_report(self) -> str:
         """A report that names every hidden entity and cites each rubric's evidence page."""
-        names = {key: aliases[0] if isinstance(aliases, list) else aliases for key, aliases in self.task.gold.get("entities", {}).items()}
+        names = {
+            key: aliases[0] if isinstance(aliases, list) else aliases
+            for key, aliases in self.task.gold.get("entities", {}).items()
+        }
         sentences = []
         for n, rubric in enumerate(self.task.gold.get("rubrics", ()), 1):
             text = re.sub(r"<(E\d+)>", lambda m: names.get(m.group(1), m.group(0)), rubric["text"])

@@ -1251,7 +1251,7 @@ def qa_jsonl_tasks(path: str | os.PathLike[str]) -> TaskSet:
         >>> import tempfile, pathlib
         >>> with tempfile.TemporaryDirectory() as d:
         ...     path = pathlib.Path(d) / "qa.jsonl"
-        ...     _ = path.write_text('{"question": "Capital of Peru?", "answer": "Lima"}\\n')
+        ...     _ = path.write_text('{"question": "Capital of Peru?", "answer": "Lima"}' + chr(10))
         ...     tasks = qa_jsonl_tasks(path)
         >>> tasks[0].prompt, tasks[0].gold["entities"]
         ('Capital of Peru?', {'E0': ['Lima']})

@@ -311,8 +311,8 @@ def test_parse_spec_syntax():
         ("outcome=nan", "must be finite"),
         ("outcome=inf", "must be finite"),
         ("outcome=1,outcome=2", "appears twice"),
-        ("outcom=1", "did you mean 'outcome'"),
-        ("citation=0.3", "did you mean 'citation_rubric'"),
+        ("outcom=1", "Did you mean 'outcome'"),
+        ("citation=0.3", "Did you mean 'citation_rubric'"),
         ("zzz=1", "unknown reward 'zzz'"),
     ],
 )
@@ -324,5 +324,5 @@ def test_parse_spec_errors(spec, message):
 def test_parse_spec_error_lists_available_and_is_a_value_error():
     with pytest.raises(ValueError) as info:
         parse_spec("zzz=1", AVAILABLE)
-    assert "available: citation_rubric, f1, format, outcome" in str(info.value)
-    assert "did you mean" not in str(info.value)
+    assert "Available: citation_rubric, f1, format, outcome" in str(info.value)
+    assert "Did you mean" not in str(info.value)
