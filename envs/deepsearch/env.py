@@ -1,8 +1,9 @@
 """``agentgym/DeepSearch-v0``: answer a multi-hop question by searching a corpus, reading pages and citing them.
 
-The agent has four tools: ``search(query, k)`` (BM25 over passages by default; dense or hybrid with ``retriever=``), ``open(url, page)``
-(paginated page text), ``find(url, pattern)`` (matching lines of a page) and ``answer(answer,
-report)``, which ends the episode. It may also answer with ``<answer>...</answer>`` in plain text.
+The agent has four tools: ``search(query, k)`` (BM25 over passages by default; dense or hybrid
+with ``retriever=``), ``open(url, page)`` (paginated page text), ``find(url, pattern)`` (matching
+lines of a page) and ``answer(answer, report)``, which ends the episode. It may also answer with
+``<answer>...</answer>`` in plain text.
 The reward (:class:`DeepSearchReward`) combines the outcome with the citation rubric (CaRR,
 C-GRPO style), a format score, and a per-step process reward for finding gold evidence.
 """
