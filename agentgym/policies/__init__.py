@@ -3,6 +3,11 @@
 A policy is any callable ``policy(conversations, tools) -> list[Completion]``: ``conversations`` are
 OpenAI chat message lists, ``tools`` the matching lists of tool schemas (``info["tools"]``).
 Model-free policies live here; model backends build on the same contract.
+
+Token-in/token-out: the runner keeps each completion's ids on the assistant message it appends to
+the conversation, under :data:`TOKEN_FIELDS` (``prompt_ids``, ``completion_ids``). A tokenizing
+backend extends those ids with the next messages instead of re-tokenizing the whole conversation;
+a backend that sends conversations elsewhere (a server) drops the fields first.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 Conversation = list[dict[str, Any]]
+#: Keys of an assistant message that carry the token ids it was sampled from and as.
+TOKEN_FIELDS = ("prompt_ids", "completion_ids")
 ToolSchemas = list[dict[str, Any]]
 
 
@@ -25,6 +32,7 @@ class Completion:
         prompt_ids: Token ids of the prompt the completion was sampled from.
         completion_ids: Token ids of the completion.
         logprobs: Log-probability of each completion token.
+        error: Why the backend produced no completion (a timeout, a server error); ``text`` is then empty.
 
     Examples:
         >>> Completion("<answer>Lima</answer>").action
@@ -36,6 +44,7 @@ class Completion:
     prompt_ids: list[int] | None = None
     completion_ids: list[int] | None = None
     logprobs: list[float] | None = None
+    error: str | None = None
 
     @property
     def action(self) -> str | dict[str, Any]:
@@ -53,4 +62,4 @@ class Policy(Protocol):
         ...
 
 
-__all__ = ["Completion", "Conversation", "Policy", "ToolSchemas"]
+__all__ = ["TOKEN_FIELDS", "Completion", "Conversation", "Policy", "ToolSchemas"]
