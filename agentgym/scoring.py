@@ -33,7 +33,6 @@ import argparse
 import collections
 import contextlib
 import csv
-import dataclasses
 import functools
 import gc
 import importlib
@@ -57,7 +56,7 @@ from agentgym.core import Task
 from agentgym.rewards.base import Judge, Reward, RewardResult, final_answer, score_batch
 from agentgym.rewards.compose import SpecError, WeightedSum, parse_spec
 from agentgym.tools import did_you_mean
-from agentgym.trajectory import SCHEMA_VERSION, Rewards, Step, Trajectory, TrajectoryError
+from agentgym.trajectory import Trajectory, TrajectoryError
 
 __all__ = [
     "LOOP_LENGTH",
@@ -654,7 +653,7 @@ class Scorer:
         """
         fmt = self.input_format or importers.detect_format(record)
         if fmt == "agentgym":
-            trajectory = _fast_trajectory(record) or importers.to_trajectory(record, "agentgym")
+            trajectory = Trajectory.from_dict(record, copy=False)  # fresh from json.loads: ours to keep
             handle = self.handle(trajectory.env_id, trajectory.env_kwargs)
         else:
             if not isinstance(record, dict):
@@ -774,132 +773,6 @@ class _UserJudge:
 
     def __call__(self, prompt: str) -> str:
         return self.judge(prompt)
-
-
-# ---- a fast path for well-formed agentgym records ------------------------------------------------
-#
-# Trajectory.from_dict checks every field and deep-copies the free-form data, which costs more than
-# json.loads itself. A record json.loads just made is JSON by construction and owned by nobody else,
-# so the common, well-formed case only needs its shape checked. _fast_trajectory accepts a record
-# only if every field is exactly as from_dict accepts it (the field sets come from the dataclasses,
-# so a schema change sends records to from_dict); anything else goes to from_dict, which either
-# accepts it (e.g. "NaN" in a number field) or names what is wrong.
-
-_TRAJECTORY_KEYS = frozenset(f.name for f in dataclasses.fields(Trajectory))
-_STEP_KEYS = frozenset(f.name for f in dataclasses.fields(Step))
-_REWARDS_KEYS = frozenset(f.name for f in dataclasses.fields(Rewards))
-_NUMBER_TYPES = (float, int)
-
-
-def _float_list(values: Any) -> list[float] | None:
-    """``values`` as a list of floats (itself when it already is one), or ``None``."""
-    if type(values) is not list:
-        return None
-    for x in values:
-        if type(x) is not float:
-            if all(type(y) in _NUMBER_TYPES for y in values):
-                return [float(y) for y in values]
-            return None
-    return values
-
-
-def _float_map(values: Any) -> dict[str, float] | None:
-    """``values`` as a dict of floats (itself when it already is one), or ``None``."""
-    if type(values) is not dict:
-        return None
-    for x in values.values():
-        if type(x) is not float:
-            if all(type(y) in _NUMBER_TYPES for y in values.values()):
-                return {key: float(y) for key, y in values.items()}
-            return None
-    return values
-
-
-def _ints_ok(values: Any) -> bool:
-    """Token ids: ``None`` or a list of integers."""
-    return values is None or (type(values) is list and all(type(x) is int for x in values))
-
-
-def _fast_step(data: Any) -> Step | None:
-    if type(data) is not dict or data.keys() != _STEP_KEYS:
-        return None
-    reward, logprobs = data["reward"], data["logprobs"]
-    components, timings = _float_map(data["reward_components"]), _float_map(data["timings"])
-    if logprobs is not None:
-        logprobs = _float_list(logprobs)
-        if logprobs is None:
-            return None
-    if (
-        components is None
-        or timings is None
-        or type(reward) not in _NUMBER_TYPES
-        or type(data["action"]) not in (str, dict)
-        or type(data["observation"]) is not str
-        or type(data["invalid_action"]) is not bool
-        or type(data["info"]) is not dict
-        or type(data["tool_calls"]) is not list
-        or not all(type(call) is dict for call in data["tool_calls"])
-        or not _ints_ok(data["prompt_ids"])
-        or not _ints_ok(data["completion_ids"])
-    ):
-        return None
-    return Step(
-        action=data["action"],
-        tool_calls=data["tool_calls"],
-        observation=data["observation"],
-        reward=float(reward),
-        reward_components=components,
-        invalid_action=data["invalid_action"],
-        timings=timings,
-        prompt_ids=data["prompt_ids"],
-        completion_ids=data["completion_ids"],
-        logprobs=logprobs,
-        info=data["info"],
-    )
-
-
-def _fast_trajectory(data: Any) -> Trajectory | None:
-    """The trajectory of a well-formed record just decoded by ``json.loads``; ``None``: use ``from_dict``."""
-    if type(data) is not dict or data.keys() != _TRAJECTORY_KEYS or data["schema"] != SCHEMA_VERSION:
-        return None
-    rewards, seed, messages = data["rewards"], data["seed"], data["messages"]
-    if (
-        type(rewards) is not dict
-        or rewards.keys() != _REWARDS_KEYS
-        or type(rewards["total"]) not in _NUMBER_TYPES
-        or type(data["env_id"]) is not str
-        or type(data["task_id"]) is not str
-        or type(data["env_kwargs"]) is not dict
-        or not (seed is None or type(seed) is int)
-        or type(messages) is not list
-        or not all(type(message) is dict for message in messages)
-        or type(data["steps"]) is not list
-        or type(data["terminated"]) is not bool
-        or type(data["truncated"]) is not bool
-        or type(data["policy"]) is not dict
-        or type(data["created_at"]) is not str
-    ):
-        return None
-    try:
-        components, per_step = _float_map(rewards["components"]), _float_list(rewards["per_step"])
-        steps = [_fast_step(step) for step in data["steps"]]
-        if components is None or per_step is None or None in steps:
-            return None
-        return Trajectory(
-            env_id=data["env_id"],
-            task_id=data["task_id"],
-            env_kwargs=data["env_kwargs"],
-            seed=seed,
-            messages=messages,
-            steps=steps,  # type: ignore[arg-type]
-            terminated=data["terminated"],
-            truncated=data["truncated"],
-            rewards=Rewards(total=float(rewards["total"]), components=components, per_step=per_step),
-            policy=data["policy"],
-            created_at=data["created_at"],
-        )
-    except OverflowError:  # an integer too large for a float: from_dict says so
-        return None
 
 
 def _decode(raw: bytes, first: bool) -> Any:

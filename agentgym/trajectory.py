@@ -157,6 +157,9 @@ class Trajectory:
         truncated: Whether the episode was cut off (e.g. by ``max_turns``).
         rewards: The episode's rewards.
         policy: Who acted: ``{"name", "model", "sampling"}``.
+        error: Why the episode stopped early, when something failed (the env raised, the policy
+            gave no completion, a time limit passed); ``None`` for a normal episode. Optional when
+            reading: a record without it reads as ``None``.
         created_at: When the record was created (UTC, ISO 8601).
         schema: The format version, :data:`SCHEMA_VERSION`.
 
@@ -180,6 +183,7 @@ class Trajectory:
     truncated: bool = False
     rewards: Rewards = field(default_factory=Rewards)
     policy: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
     created_at: str = field(default_factory=_utc_now)
     schema: str = SCHEMA_VERSION
 
@@ -209,15 +213,18 @@ class Trajectory:
         return {"schema": record.pop("schema"), **record}
 
     @classmethod
-    def from_dict(cls, data: Any) -> Trajectory:
+    def from_dict(cls, data: Any, *, copy: bool = True) -> Trajectory:
         """Check a record (as :meth:`to_dict` or ``json.loads`` gives it) and build the trajectory.
 
         Every field is required and no other is allowed. Integers are accepted where numbers are
         expected, booleans are not; ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` are read as floats
-        in number fields. Free-form data is deep-copied.
+        in number fields. Free-form data is deep-copied unless ``copy=False``.
 
         Args:
             data: The decoded record.
+            copy: ``False`` hands ``data`` over (as a ``json.loads`` result nobody else holds): the
+                trajectory may share its lists and dicts, and a well-formed record takes a fast
+                path that only checks its shape (several times faster).
 
         Returns:
             The trajectory.
@@ -237,7 +244,7 @@ class Trajectory:
             agentgym.trajectory.TrajectoryError: missing required field 'task_id'
         """
         try:
-            return _parse_trajectory(data)
+            return (not copy and _fast_trajectory(data)) or _parse_trajectory(data)
         except RecursionError:
             raise TrajectoryError("the record is nested too deeply") from None
 
@@ -281,7 +288,7 @@ class Trajectory:
             data = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as error:
             raise TrajectoryError(_json_error(error)) from None
-        return cls.from_dict(data)
+        return cls.from_dict(data, copy=False)
 
 
 def schema() -> dict[str, Any]:
@@ -473,7 +480,7 @@ def _parse_line(raw: bytes, first: bool) -> Trajectory:
         if not raw.endswith(b"\n"):
             reason += " (the line is cut short: was its writer interrupted?)"
         raise TrajectoryError(reason) from None
-    return Trajectory.from_dict(data)
+    return Trajectory.from_dict(data, copy=False)
 
 
 def _json_error(error: Exception) -> str:
@@ -550,6 +557,140 @@ _STEP_FIELDS = dict.fromkeys(f.name for f in fields(Step))
 _REWARDS_FIELDS = dict.fromkeys(f.name for f in fields(Rewards))
 
 
+# --------------------------------------------------------------------------------------------------
+# A fast path for well-formed records
+#
+# The full checks look at every field and deep-copy the free-form data, which costs more than
+# json.loads itself. A record json.loads just made is JSON by construction and owned by nobody else,
+# so the common, well-formed case only needs its shape checked (``from_dict(data, copy=False)``).
+# _fast_trajectory accepts a record only if every field is exactly as the full checks accept it (the
+# field sets come from the dataclasses, so a schema change sends records to the full checks);
+# anything else goes to them, which either accept it (e.g. "NaN" in a number field) or name what is
+# wrong.
+
+_TRAJECTORY_KEYS = frozenset(f.name for f in fields(Trajectory))
+_STEP_KEYS = frozenset(f.name for f in fields(Step))
+_REWARDS_KEYS = frozenset(f.name for f in fields(Rewards))
+_NUMBER_TYPES = (float, int)
+
+
+def _float_list(values: Any) -> list[float] | None:
+    """``values`` as a list of floats (itself when it already is one), or ``None``."""
+    if type(values) is not list:
+        return None
+    for x in values:
+        if type(x) is not float:
+            if all(type(y) in _NUMBER_TYPES for y in values):
+                return [float(y) for y in values]
+            return None
+    return values
+
+
+def _float_map(values: Any) -> dict[str, float] | None:
+    """``values`` as a dict of floats (itself when it already is one), or ``None``."""
+    if type(values) is not dict:
+        return None
+    for x in values.values():
+        if type(x) is not float:
+            if all(type(y) in _NUMBER_TYPES for y in values.values()):
+                return {key: float(y) for key, y in values.items()}
+            return None
+    return values
+
+
+def _ints_ok(values: Any) -> bool:
+    """Token ids: ``None`` or a list of integers."""
+    return values is None or (type(values) is list and all(type(x) is int for x in values))
+
+
+def _fast_step(data: Any) -> Step | None:
+    if type(data) is not dict or data.keys() != _STEP_KEYS:
+        return None
+    reward, logprobs = data["reward"], data["logprobs"]
+    components, timings = _float_map(data["reward_components"]), _float_map(data["timings"])
+    if logprobs is not None:
+        logprobs = _float_list(logprobs)
+        if logprobs is None:
+            return None
+    if (
+        components is None
+        or timings is None
+        or type(reward) not in _NUMBER_TYPES
+        or type(data["action"]) not in (str, dict)
+        or type(data["observation"]) is not str
+        or type(data["invalid_action"]) is not bool
+        or type(data["info"]) is not dict
+        or type(data["tool_calls"]) is not list
+        or not all(type(call) is dict for call in data["tool_calls"])
+        or not _ints_ok(data["prompt_ids"])
+        or not _ints_ok(data["completion_ids"])
+    ):
+        return None
+    return Step(
+        action=data["action"],
+        tool_calls=data["tool_calls"],
+        observation=data["observation"],
+        reward=float(reward),
+        reward_components=components,
+        invalid_action=data["invalid_action"],
+        timings=timings,
+        prompt_ids=data["prompt_ids"],
+        completion_ids=data["completion_ids"],
+        logprobs=logprobs,
+        info=data["info"],
+    )
+
+
+def _fast_trajectory(data: Any) -> Trajectory | None:
+    """The trajectory of a well-formed record nobody else holds; ``None``: use the full checks."""
+    if type(data) is not dict:
+        return None
+    if "error" not in data:
+        data["error"] = None
+    if data.keys() != _TRAJECTORY_KEYS or data["schema"] != SCHEMA_VERSION:
+        return None
+    rewards, seed, messages = data["rewards"], data["seed"], data["messages"]
+    if (
+        type(rewards) is not dict
+        or rewards.keys() != _REWARDS_KEYS
+        or type(rewards["total"]) not in _NUMBER_TYPES
+        or type(data["env_id"]) is not str
+        or type(data["task_id"]) is not str
+        or type(data["env_kwargs"]) is not dict
+        or not (seed is None or type(seed) is int)
+        or type(messages) is not list
+        or not all(type(message) is dict for message in messages)
+        or type(data["steps"]) is not list
+        or type(data["terminated"]) is not bool
+        or type(data["truncated"]) is not bool
+        or type(data["policy"]) is not dict
+        or not (data["error"] is None or type(data["error"]) is str)
+        or type(data["created_at"]) is not str
+    ):
+        return None
+    try:
+        components, per_step = _float_map(rewards["components"]), _float_list(rewards["per_step"])
+        steps = [_fast_step(step) for step in data["steps"]]
+        if components is None or per_step is None or None in steps:
+            return None
+        return Trajectory(
+            env_id=data["env_id"],
+            task_id=data["task_id"],
+            env_kwargs=data["env_kwargs"],
+            seed=seed,
+            messages=messages,
+            steps=steps,  # type: ignore[arg-type]
+            terminated=data["terminated"],
+            truncated=data["truncated"],
+            rewards=Rewards(total=float(rewards["total"]), components=components, per_step=per_step),
+            policy=data["policy"],
+            error=data["error"],
+            created_at=data["created_at"],
+        )
+    except OverflowError:  # an integer too large for a float: from_dict says so
+        return None
+
+
 def _parse_trajectory(data: Any) -> Trajectory:
     if not isinstance(data, dict):
         raise _expected("an object", data, "")
@@ -558,6 +699,8 @@ def _parse_trajectory(data: Any) -> Trajectory:
         raise TrajectoryError(
             f"unknown schema {_show(data['schema'])} (this agentgym reads {SCHEMA_VERSION})"
         )
+    if "error" not in data:  # the one optional field
+        data = {**data, "error": None}
     _check_fields(data, "", _TRAJECTORY_FIELDS)
     return Trajectory(
         env_id=_string(data["env_id"], "env_id"),
@@ -570,6 +713,7 @@ def _parse_trajectory(data: Any) -> Trajectory:
         truncated=_boolean(data["truncated"], "truncated"),
         rewards=_parse_rewards(data["rewards"]),
         policy=_object(data["policy"], "policy"),
+        error=_optional(_string, data["error"], "error"),
         created_at=_string(data["created_at"], "created_at"),
         schema=SCHEMA_VERSION,
     )

@@ -341,7 +341,10 @@ def test_a_malformed_line_is_reported_with_its_file_and_line_and_exit_1(tmp_path
         f.write(json.dumps(capitals("capital-peru", "Lima").to_dict()).replace("toy/Capitals-v0", "toy/Capitols-v0"))
         f.write("\n" + json.dumps(capitals("capital-peruu", "Lima").to_dict()) + "\n")
         f.write('{"text": "hi"}\n\n')
-        f.write(json.dumps(capitals("capital-chile", "Santiago").to_dict())[:-20])
+        cut = json.dumps(capitals("capital-chile", "Santiago").to_dict())[:-20]
+        f.write(cut)
+    with pytest.raises(json.JSONDecodeError) as cut_error:
+        json.loads(cut)
     assert score_cli(str(path), "--reward", "em") == 1
     err = capsys.readouterr().err
     assert f"error: {path}:2: missing required fields 'task_id', 'env_kwargs'" in err
@@ -364,8 +367,8 @@ def test_a_malformed_line_is_reported_with_its_file_and_line_and_exit_1(tmp_path
         f"{path}:6: unrecognized record with keys 'text': expected an agentgym trajectory (\"schema\"), OpenAI "
         'messages ("messages"), ShareGPT conversations ("conversations") or a verifiers result ("prompt" and '
         '"completion")',
-        f"{path}:8: invalid JSON: Unterminated string starting at (column 555) (the line is cut short: was its "
-        "writer interrupted?)",
+        f"{path}:8: invalid JSON: Unterminated string starting at (column {cut_error.value.colno}) "
+        "(the line is cut short: was its writer interrupted?)",
     ]
 
 
@@ -450,30 +453,3 @@ def test_a_million_lines_stream_in_flat_memory(tmp_path):
     assert peak_large - peak_small < 10 * 1024, (peak_small, peak_large)
 
 
-def test_the_fast_record_path_accepts_exactly_what_from_dict_accepts():
-    from agentgym.scoring import _fast_trajectory
-
-    episode = rollout("agentgym/DeepSearch-v0", "oracle", [0], corpus="fictional", n_entities=40)[0]
-    episode.steps[0].prompt_ids, episode.steps[0].logprobs = [1, 2], [-0.5, -1.0]
-    record = json.loads(episode.to_json())
-    assert repr(_fast_trajectory(record)) == repr(Trajectory.from_dict(record)) == repr(episode)
-
-    def inside(data, where):
-        return data["rewards"] if where == "rewards" else data["steps"][0] if where == "step" else data
-
-    bad_values = ["abc", "NaN", 1, 0, True, None, [], {}, [1.5, "x"], {"a": "b"}, 1.5, 10**400, [1, 2.0]]
-    accepted = 0
-    for where in ("record", "rewards", "step"):
-        for key in inside(record, where):
-            for value in bad_values:
-                mutated = json.loads(json.dumps(record))
-                inside(mutated, where)[key] = value
-                fast = _fast_trajectory(json.loads(json.dumps(mutated)))
-                try:
-                    slow = Trajectory.from_dict(mutated)
-                except TrajectoryError:
-                    assert fast is None, (where, key, value)
-                    continue
-                assert fast is None or repr(fast) == repr(slow), (where, key, value)
-                accepted += 1
-    assert accepted > 20

@@ -12,10 +12,12 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import gymnasium
 import jsonschema
 import numpy as np
 import pytest
 
+import agentgym  # noqa: F401  (registers agentgym/DeepSearch-v0)
 from agentgym.trajectory import (
     SCHEMA_VERSION,
     Rewards,
@@ -23,6 +25,8 @@ from agentgym.trajectory import (
     Trajectory,
     TrajectoryError,
     TrajectoryWriter,
+    _fast_trajectory,
+    _parse_trajectory,
     read_trajectories,
     schema,
     write_trajectories,
@@ -274,7 +278,8 @@ def test_schema_lists_exactly_the_dataclass_fields() -> None:
         (s["$defs"]["rewards"], Rewards),
     ]:
         names = [f.name for f in fields(cls)]
-        assert sorted(properties["required"]) == sorted(names)
+        optional = ["error"] if cls is Trajectory else []
+        assert sorted(properties["required"] + optional) == sorted(names)
         assert sorted(properties["properties"]) == sorted(names)
         assert properties["additionalProperties"] is False
 
@@ -653,3 +658,37 @@ def test_to_dict_does_not_mutate_the_trajectory() -> None:
     t.to_dict()
     assert math.isnan(t.rewards.total) and t.steps[0].info["score"] != "NaN"
     assert t.steps[0].logprobs == before.steps[0].logprobs
+
+
+def test_the_fast_path_accepts_exactly_what_the_full_checks_accept():
+    env = gymnasium.make("agentgym/DeepSearch-v0", corpus="fictional", n_entities=40)
+    env.reset(seed=0)
+    while not env.step(env.unwrapped.oracle_action())[2]:
+        pass
+    episode = env.unwrapped.trajectory
+    episode.error = "a note"
+    episode.steps[0].prompt_ids, episode.steps[0].logprobs = [1, 2], [-0.5, -1.0]
+    record = json.loads(episode.to_json())
+    fast = _fast_trajectory(json.loads(json.dumps(record)))
+    assert repr(fast) == repr(Trajectory.from_dict(record)) == repr(Trajectory.from_dict(record, copy=False))
+    assert repr(fast) == repr(episode)
+
+    def inside(data, where):
+        return data["rewards"] if where == "rewards" else data["steps"][0] if where == "step" else data
+
+    bad_values = ["abc", "NaN", 1, 0, True, None, [], {}, [1.5, "x"], {"a": "b"}, 1.5, 10**400, [1, 2.0]]
+    accepted = 0
+    for where in ("record", "rewards", "step"):
+        for key in inside(record, where):
+            for value in bad_values:
+                mutated = json.loads(json.dumps(record))
+                inside(mutated, where)[key] = value
+                fast = _fast_trajectory(json.loads(json.dumps(mutated)))
+                try:
+                    slow = _parse_trajectory(mutated)
+                except TrajectoryError:
+                    assert fast is None, (where, key, value)
+                    continue
+                assert fast is None or repr(fast) == repr(slow), (where, key, value)
+                accepted += 1
+    assert accepted > 20
