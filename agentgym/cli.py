@@ -17,7 +17,8 @@ from typing import Any
 import gymnasium as gym
 
 import agentgym
-from agentgym import report, scoring, template, testing
+from agentgym import testing
+from agentgym.tools import did_you_mean
 
 NAMESPACE = "agentgym"
 
@@ -42,6 +43,42 @@ def describe(env_id: str) -> str:
             return f"(cannot import {entry_point}: {type(error).__name__}: {error})"
     doc = (cls.__doc__ or "").strip()
     return doc.splitlines()[0] if doc else "(no description)"
+
+
+def env_id_hint(env_id: str) -> str:
+    """A hint for an id that is not registered: the closest registered ids, or how to list them.
+
+    Names are compared without the shared namespace, so ``agentgym/`` alone does not make two ids close.
+
+    Examples:
+        >>> env_id_hint("agentgym/DeepSerch-v0")
+        " Did you mean 'agentgym/DeepSearch-v0'?"
+    """
+    namespace = str(env_id).rpartition("/")[0]
+    same_namespace = [known for known in gym.registry if known.rpartition("/")[0] == namespace]
+    hint = did_you_mean(env_id, same_namespace, key=lambda name: name.rpartition("/")[2].lower()) if namespace else ""
+    return hint or did_you_mean(env_id, gym.registry) or " Run 'agentgym list' to see the registered envs."
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """An argparse ``type``: a JSON object, e.g. ``--env-kwargs '{"split": "test"}'``.
+
+    Examples:
+        >>> json_object('{"max_turns": 4}')
+        {'max_turns': 4}
+        >>> json_object("[1]")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a JSON object such as '{"split": "test"}', got list
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        example = """'{"split": "test"}'"""
+        raise argparse.ArgumentTypeError(f"must be a JSON object such as {example}, got {type(value).__name__}")
+    return value
 
 
 def agentgym_ids() -> list[str]:
@@ -85,26 +122,21 @@ def register_check(subparsers: Any) -> None:
     """Add ``agentgym check``."""
     parser = subparsers.add_parser("check", help="run the conformance suite on an environment")
     parser.add_argument("env_id", help="a registered id, or MODULE:ID to import MODULE first")
-    parser.add_argument("--kwargs", default="{}", help="JSON object of keyword arguments for gymnasium.make")
+    parser.add_argument(
+        "--kwargs", type=json_object, default={}, help="JSON object of keyword arguments for gymnasium.make"
+    )
     parser.add_argument("--only", nargs="+", choices=list(testing.CHECKS), help="run only these checks")
     parser.set_defaults(run=run_check)
 
 
 def run_check(args: argparse.Namespace) -> int:
     """Run the checks, print one PASS/FAIL line each; exit 1 if any failed, 2 on bad arguments."""
-    try:
-        kwargs = json.loads(args.kwargs)
-    except json.JSONDecodeError as error:
-        print(f"error: --kwargs is not valid JSON: {error}", file=sys.stderr)
-        return 2
-    if not isinstance(kwargs, dict):
-        print("error: --kwargs must be a JSON object", file=sys.stderr)
-        return 2
+    kwargs = args.kwargs
     env_id = args.env_id
     try:
         gym.make(env_id, **kwargs).close()
     except gym.error.Error as error:
-        print(f"error: cannot make {env_id!r}: {error}.{scoring.env_id_hint(env_id.split(':')[-1])}", file=sys.stderr)
+        print(f"error: cannot make {env_id!r}: {error}.{env_id_hint(env_id.split(':')[-1])}", file=sys.stderr)
         return 2
     if ":" in env_id:  # the module is imported now; later makes use the bare id
         env_id = env_id.split(":", 1)[1]
@@ -136,8 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Gymnasium environments and rewards for LLM agents.")
     parser.add_argument("--version", action="version", version=f"agentgym {agentgym.__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    # The subcommand modules import this one (for json_object), so they are imported here, not above.
+    from agentgym import report, scoring, template
+    from agentgym.runner import cli as runner_cli
+
     register_list(subparsers)
     register_check(subparsers)
+    runner_cli.register_rollout(subparsers)
     scoring.register_score(subparsers)
     report.register_report(subparsers)
     template.register_new(subparsers)
@@ -153,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status.
     """
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # argparse's own errors (status 2), --help and --version (0)
+        return exit.code if isinstance(exit.code, int) else 1
     # MODULE:ID and --import name the user's own modules, as `python -m` would find them.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())

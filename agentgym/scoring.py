@@ -52,6 +52,7 @@ from typing import Any
 import gymnasium as gym
 
 from agentgym import importers
+from agentgym.cli import env_id_hint, json_object
 from agentgym.core import Task
 from agentgym.rewards.base import Judge, Reward, RewardResult, final_answer, score_batch
 from agentgym.rewards.compose import SpecError, WeightedSum, parse_spec
@@ -467,21 +468,6 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(item) for item in value)
     return value
-
-
-def env_id_hint(env_id: str) -> str:
-    """A hint for an id that is not registered: the closest registered ids, or how to list them.
-
-    Names are compared without the shared namespace, so ``agentgym/`` alone does not make two ids close.
-
-    Examples:
-        >>> env_id_hint("agentgym/DeepSerch-v0")
-        " Did you mean 'agentgym/DeepSearch-v0'?"
-    """
-    namespace = str(env_id).rpartition("/")[0]
-    same_namespace = [known for known in gym.registry if known.rpartition("/")[0] == namespace]
-    hint = did_you_mean(env_id, same_namespace, key=lambda name: name.rpartition("/")[2].lower()) if namespace else ""
-    return hint or did_you_mean(env_id, gym.registry) or " Run 'agentgym list' to see the registered envs."
 
 
 class Scorer:
@@ -1358,7 +1344,9 @@ def register_score(subparsers: Any) -> None:
         help="the judge (prompt -> reply text) for the judge rewards; FILE.py:NAME works too",
     )
     parser.add_argument("--env", metavar="ENV_ID", help="the env of records that name none (imported formats)")
-    parser.add_argument("--env-kwargs", metavar="JSON", default="{}", help="that env's kwargs, a JSON object")
+    parser.add_argument(
+        "--env-kwargs", metavar="JSON", type=json_object, default={}, help="that env's kwargs, a JSON object"
+    )
     parser.add_argument(
         "--input-format",
         choices=("auto", *importers.FORMATS),
@@ -1416,14 +1404,7 @@ def run_score(args: argparse.Namespace) -> int:
             problem = "is a directory; pass its files (e.g. DIR/*.jsonl)" if os.path.isdir(name) else "no such file"
             print(f"error: {name}: {problem}", file=sys.stderr)
             return 2
-    try:
-        env_kwargs = json.loads(args.env_kwargs)
-    except json.JSONDecodeError as error:
-        print(f"error: --env-kwargs is not valid JSON: {error}", file=sys.stderr)
-        return 2
-    if not isinstance(env_kwargs, dict):
-        print("error: --env-kwargs must be a JSON object", file=sys.stderr)
-        return 2
+    env_kwargs = args.env_kwargs
     config = {
         "reward": args.reward,
         "judge": args.judge,

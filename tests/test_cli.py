@@ -43,7 +43,7 @@ def test_check_rejects_unknown_ids_and_bad_kwargs(capsys):
     assert main(["check", "toy_envs:toy/Capitols-v0"]) == 2
     assert "Did you mean 'toy/Capitals-v0'" in capsys.readouterr().err
     assert main(["check", "toy_envs:toy/Capitals-v0", "--kwargs", "{not json"]) == 2
-    assert "--kwargs is not valid JSON" in capsys.readouterr().err
+    assert "argument --kwargs: not valid JSON" in capsys.readouterr().err
     assert main(["check", "toy_envs:toy/Capitals-v0", "--kwargs", "[1]"]) == 2
 
 

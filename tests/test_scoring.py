@@ -357,6 +357,8 @@ def test_a_malformed_line_is_reported_with_its_file_and_line_and_exit_1(tmp_path
     assert "skipped 6 invalid lines" in captured.err
     with Scorer("em") as scorer:
         errors = [str(item) for item in score_files(path, scorer) if isinstance(item, TrajectoryError)]
+    # Other tests may register more toy/ envs that are close too: compare the best guess only.
+    errors[2] = errors[2].split("' or '")[0].rstrip("?'") + "'?"
     assert errors == [
         f"{path}:2: missing required fields 'task_id', 'env_kwargs', 'seed', 'messages', 'steps', 'terminated', "
         "'truncated', 'rewards', 'policy', 'created_at'",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import tempfile
 import threading
+import time
 
 import gymnasium as gym
 
@@ -175,3 +176,28 @@ class WrongOracleEnv(CapitalsEnv):
 
 if "toy/Capitals-v0" not in gym.registry:
     gym.register(id="toy/Capitals-v0", entry_point=CapitalsEnv)  # the env ends episodes itself (max_turns)
+
+
+class SlowEnv(CapitalsEnv):
+    """Its lookup tool sleeps for as many seconds as the country's name says (``"sleep:5"``)."""
+
+    def lookup(self, country: str) -> str:
+        """Look up a country's capital.
+
+        Args:
+            country: The country's English name.
+        """
+        if country.startswith("sleep:"):
+            time.sleep(float(country.split(":", 1)[1]))
+        return super().lookup(country)
+
+
+class ProcessCapitalsEnv(SlowEnv):
+    """Asks the runner for a worker process of its own."""
+
+    metadata = {**CapitalsEnv.metadata, "agentgym.process": True}
+
+
+for _id, _entry in [("toy/Slow-v0", SlowEnv), ("toy/ProcessCapitals-v0", ProcessCapitalsEnv)]:
+    if _id not in gym.registry:
+        gym.register(id=_id, entry_point=_entry)

@@ -12,6 +12,7 @@ a backend that sends conversations elsewhere (a server) drops the fields first.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,4 +63,38 @@ class Policy(Protocol):
         ...
 
 
-__all__ = ["TOKEN_FIELDS", "Completion", "Conversation", "Policy", "ToolSchemas"]
+#: The policies by name: where each lives (imported only when made, so heavy backends stay optional).
+POLICIES = {
+    "hf": "agentgym.policies.hf:HFPolicy",
+    "vllm": "agentgym.policies.vllm:VLLMPolicy",
+    "openai": "agentgym.policies.openai:OpenAIPolicy",
+    "oracle": "agentgym.policies.oracle:OraclePolicy",
+    "random": "agentgym.policies.random:RandomPolicy",
+}
+
+
+def make_policy(name: str, **kwargs: Any) -> Policy:
+    """Build a policy by name (see :data:`POLICIES`) with its own keyword arguments.
+
+    Args:
+        name: ``"hf"``, ``"vllm"``, ``"openai"``, ``"oracle"`` or ``"random"``.
+        **kwargs: The policy class's arguments, e.g. ``model=...`` for the model backends.
+
+    Raises:
+        ValueError: For an unknown name.
+
+    Examples:
+        >>> make_policy("random", seed=3).describe()["name"]
+        'random'
+        >>> make_policy("gpt")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown policy 'gpt'; choose one of hf, vllm, openai, oracle, random
+    """
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+    module_name, _, attr = POLICIES[name].partition(":")
+    return getattr(importlib.import_module(module_name), attr)(**kwargs)
+
+
+__all__ = ["POLICIES", "TOKEN_FIELDS", "Completion", "Conversation", "Policy", "ToolSchemas", "make_policy"]

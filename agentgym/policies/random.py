@@ -39,7 +39,12 @@ class RandomPolicy:
 
     def __init__(self, tool_format: ToolFormat = "hermes", seed: int | None = None):
         self.tool_format: ToolFormat = tool_format
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
+
+    def describe(self) -> dict[str, Any]:
+        """``{"name": "random", "sampling": {...}}`` for the trajectory's ``policy`` field."""
+        return {"name": "random", "sampling": {"seed": self.seed, "tool_format": self.tool_format}}
 
     def __call__(self, conversations: Sequence[Conversation], tools: Sequence[ToolSchemas]) -> list[Completion]:
         """One random call per conversation (plain text when a conversation offers no tools)."""
