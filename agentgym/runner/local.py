@@ -175,6 +175,21 @@ class _Slot:
     completions: list[tuple[Completion, float]] = field(default_factory=list)
 
 
+def check_options(
+    num_envs: int = 8, group_size: int = 1, max_turns: int | None = None, episode_time_limit_s: float | None = None,
+    **_: Any,
+) -> None:
+    """Raise ``ValueError`` for a runner option out of range (checked before anything is built)."""
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+    if group_size < 1:
+        raise ValueError(f"group_size must be at least 1, got {group_size}")
+    if max_turns is not None and max_turns < 1:
+        raise ValueError(f"max_turns must be at least 1, got {max_turns}")
+    if episode_time_limit_s is not None and not episode_time_limit_s > 0:
+        raise ValueError(f"episode_time_limit_s must be positive, got {episode_time_limit_s}")
+
+
 class Runner:
     """Rolls out a policy on an env, ``num_envs`` episodes at a time.
 
@@ -217,14 +232,8 @@ class Runner:
         seed: int = 0,
         imports: Sequence[str] = (),
     ) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-        if group_size < 1:
-            raise ValueError(f"group_size must be at least 1, got {group_size}")
-        if max_turns is not None and max_turns < 1:
-            raise ValueError(f"max_turns must be at least 1, got {max_turns}")
-        if episode_time_limit_s is not None and not episode_time_limit_s > 0:
-            raise ValueError(f"episode_time_limit_s must be positive, got {episode_time_limit_s}")
+        check_options(num_envs=num_envs, group_size=group_size, max_turns=max_turns,
+                      episode_time_limit_s=episode_time_limit_s)
         self.env_id = env_id
         self.policy = policy
         self.env_kwargs = dict(env_kwargs or {})

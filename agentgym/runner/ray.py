@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from agentgym.policies import make_policy
-from agentgym.runner.local import Episode, Runner
+from agentgym.policies import POLICIES, make_policy
+from agentgym.runner.local import Episode, Runner, check_options
 from agentgym.trajectory import Trajectory
 
 
@@ -68,6 +68,9 @@ class RayRunner(Runner):
             raise ImportError("the ray backend needs Ray: pip install 'agentgym[ray]'") from None
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        check_options(**options)
         if not ray.is_initialized():
             defaults = {"num_cpus": max(workers, os.cpu_count() or 1), "include_dashboard": False}
             ray.init(**{**defaults, **(ray_init or {})})
@@ -86,6 +89,8 @@ class RayRunner(Runner):
             return self._ray.get(ref)
         except self._ray.exceptions.RayTaskError as error:
             raise error.as_instanceof_cause() from None
+        except self._ray.exceptions.ActorDiedError as error:  # e.g. the worker could not load the policy
+            raise RuntimeError(f"a Ray worker could not start: {error}") from None
 
     def plan(self, n: int | None = None, *, task_ids: Sequence[str] | None = None) -> list[Episode]:
         """The same plan as the local runner's (drawn by a worker from the env's task set)."""
