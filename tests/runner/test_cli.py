@@ -29,7 +29,8 @@ def test_rollout_writes_trajectories_and_a_summary(tmp_path, capsys):
 
 def test_rollout_task_ids_max_turns_and_the_random_policy(tmp_path, capsys):
     output = tmp_path / "out.jsonl"
-    status = main(["rollout", "toy_envs:toy/Capitals-v0", "--policy", "random", "--task-ids", "capital-peru,capital-chile",
+    tasks = "capital-peru,capital-chile"
+    status = main(["rollout", "toy_envs:toy/Capitals-v0", "--policy", "random", "--task-ids", tasks,
                    "--max-turns", "1", "-o", str(output), "-q"])
     assert status == 0
     episodes = list(read_trajectories(output))
