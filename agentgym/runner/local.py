@@ -94,7 +94,7 @@ class RunStats:
         steps: Env steps taken.
         tokens: Completion tokens, where the policy reports them.
         seconds: Wall time.
-        policy_seconds: Time inside policy calls.
+        policy_seconds: Time inside policy calls (each batched call counted once).
         errors: Episodes that ended with an error.
         reward_sum: Sum of the episodes' total rewards.
         skipped: Episodes of the plan already in the output (``resume``).
@@ -247,6 +247,7 @@ class Runner:
         self.env_threads = min(num_envs, 2 * (os.cpu_count() or 1)) if env_threads is None else env_threads
         self._handle_class = ProcessEnv if needs_process(env_id, self.imports) else LocalEnv
         self._handles: list[Any] = []
+        self.policy_seconds = 0.0  # inside policy calls, over the runner's life
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         describe = getattr(policy, "describe", None)
         self.policy_info: dict[str, Any] = describe() if callable(describe) else {"name": type(policy).__name__}
@@ -317,16 +318,17 @@ class Runner:
         bar = Progress(len(plan), progress)
         started = time.perf_counter()
         with TrajectoryWriter(output) if output is not None else contextlib.nullcontext() as writer:
+            policy_seconds = self.policy_seconds
             try:
                 for trajectory in self.episodes(plan):
                     if writer is not None:
                         writer.write(trajectory)
                     stats.add(trajectory)
-                    stats.policy_seconds += sum(step.timings.get("policy", 0.0) for step in trajectory.steps)
                     stats.seconds = time.perf_counter() - started
                     bar.update(stats)
             finally:
                 stats.seconds = time.perf_counter() - started
+                stats.policy_seconds = self.policy_seconds - policy_seconds
                 bar.close(stats)
         return stats
 
@@ -405,6 +407,7 @@ class Runner:
         started = time.perf_counter()
         completions, problem = self._complete(conversations, tools, active)
         policy_seconds = time.perf_counter() - started
+        self.policy_seconds += policy_seconds
         actions: dict[int, Any] = {}
         for index, completion in zip(active, completions, strict=True):
             slot = slots[index]
@@ -528,7 +531,7 @@ class Runner:
 
     @staticmethod
     def _lay_tokens(trajectory: Trajectory, slot: _Slot) -> None:
-        """Store each step's token ids, log-probs and policy time on the trajectory."""
+        """Store each step's token ids, log-probs and the time of the batched policy call that made it."""
         for step, (completion, seconds) in zip(trajectory.steps, slot.completions, strict=False):
             step.prompt_ids = completion.prompt_ids
             step.completion_ids = completion.completion_ids
