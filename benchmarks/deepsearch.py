@@ -9,32 +9,16 @@ add once the data is loaded.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 import tracemalloc
 
 import gymnasium as gym
+from common import median_ms, oracle_rate, print_table, rss_mib
 
 import agentgym  # noqa: F401
 from agentgym.envs.deepsearch.retrieval import BM25Retriever
 from agentgym.tools import ToolCall, format_call
-
-
-def median_ms(fn, repeat: int = 200) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
-
-
-def resident_mib() -> float:
-    """The process's resident set size now (Linux)."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
 
 
 def main() -> None:
@@ -70,23 +54,8 @@ def main() -> None:
 
         rows.append((f"step: {name}", f"{median_ms(one_step):.3f} ms"))
 
-    tasks = inner.tasks.ids[:200]
-    started = time.perf_counter()
-    steps = 0
-    for task_id in tasks:
-        env.reset(options={"task_id": task_id})
-        done = False
-        while not done:
-            *_, terminated, truncated, _ = env.step(inner.oracle_action())
-            steps += 1
-            done = terminated or truncated
-    seconds = time.perf_counter() - started
-    rows.append(
-        (
-            "oracle episodes (search, open evidence, answer + reward)",
-            f"{len(tasks) / seconds:,.0f} episodes/s, {steps / seconds:,.0f} steps/s",
-        )
-    )
+    rate = oracle_rate(env, inner.tasks.ids[:200])
+    rows.append(("oracle episodes (search, open evidence, answer + reward)", rate))
 
     tracemalloc.start()
     envs = [gym.make("agentgym/DeepSearch-v0") for _ in range(64)]
@@ -95,12 +64,9 @@ def main() -> None:
     current, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rows.append(("memory added by 64 more envs (data shared)", f"{current / 2**20:.1f} MiB"))
-    rows.append(("resident memory of this process, 65 envs", f"{resident_mib():,.0f} MiB"))
+    rows.append(("resident memory of this process, 65 envs", f"{rss_mib():,.0f} MiB"))
 
-    print("| measure | value |")
-    print("|---|---:|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    print_table(rows)
 
 
 if __name__ == "__main__":

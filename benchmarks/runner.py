@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from common import print_table
+
 import agentgym  # noqa: F401  (registers the envs)
 from agentgym.policies.oracle import OraclePolicy
 from agentgym.runner import Runner
@@ -44,7 +46,8 @@ def oracle_rows(rows: list) -> None:
     with Runner("agentgym/DeepSearch-v0", OraclePolicy(), num_envs=64) as runner:
         runner.run(n=128)  # warm: corpus, index, envs built
         stats = runner.run(n=2048)
-    rows.append(("(a) oracle on DeepSearch, 64 in flight, 2,048 episodes", f"{stats.steps / stats.seconds:,.0f} env steps/s"))
+    rate = f"{stats.steps / stats.seconds:,.0f} env steps/s"
+    rows.append(("(a) oracle on DeepSearch, 64 in flight, 2,048 episodes", rate))
     rows.append(("    time inside the policy (the oracle)", f"{stats.policy_seconds / stats.seconds:.0%}"))
 
 
@@ -120,10 +123,7 @@ def main() -> None:
                 max_new_tokens=48)
     if args.gpu:
         gpu_rows(rows)
-    print("| measure | value |")
-    print("|---|---:|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -14,32 +14,15 @@ import gc
 import statistics
 import time
 import tracemalloc
-from pathlib import Path
 
 import duckdb
+from common import median_ms, oracle_rate, print_table, rss_mib
 
 from agentgym.envs.text2sql.env import TextToSQLEnv
 from agentgym.envs.text2sql.sandbox import ReadOnlyDatabase, SandboxError
 from agentgym.tools import ToolCall, format_call
 
 CROSS_JOIN = "SELECT sum(a.Milliseconds + b.Milliseconds + c.Milliseconds) FROM Track a, Track b, Track c"
-
-
-def median_ms(fn, repeat: int = 200) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
-
-
-def rss_mib() -> float:
-    """Resident memory of this process (Linux /proc), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def call(name: str, **arguments) -> str:
@@ -81,23 +64,8 @@ def main() -> None:
     rows.append(("step: execute, refused (DROP TABLE)", f"{median_ms(lambda: step(refused)):.3f} ms"))
     rows.append(("step: invalid action", f"{median_ms(lambda: step('no tool call here')):.3f} ms"))
 
-    tasks = env.tasks.ids[:200]
-    started = time.perf_counter()
-    steps = 0
-    for task_id in tasks:
-        env.reset(options={"task_id": task_id})
-        done = False
-        while not done:
-            *_, terminated, truncated, _ = env.step(env.oracle_action())
-            steps += 1
-            done = terminated or truncated
-    seconds = time.perf_counter() - started
-    rows.append(
-        (
-            "oracle episodes (list, describe, execute, submit + reward)",
-            f"{len(tasks) / seconds:,.0f} episodes/s, {steps / seconds:,.0f} steps/s",
-        )
-    )
+    rate = oracle_rate(env, env.tasks.ids[:200])
+    rows.append(("oracle episodes (list, describe, execute, submit + reward)", rate))
 
     # Memory of 64 envs sharing one read-only database, against 64 private connections.
     sql = "SELECT g.Name, count(*) FROM Track t JOIN Genre g USING (GenreId) GROUP BY 1"
@@ -151,10 +119,7 @@ def main() -> None:
     )
     env.close()
 
-    print("| measure | value |")
-    print("|---|---:|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    print_table(rows)
 
 
 if __name__ == "__main__":
