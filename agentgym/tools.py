@@ -1602,6 +1602,43 @@ def _short_name(name: str) -> str:
     return name if len(name) <= 40 else f"{name[:37]}..."
 
 
+def message_text(message: Mapping[str, Any]) -> str:
+    """A message's content as text, with structured tool calls written out Hermes-style.
+
+    Args:
+        message: An OpenAI-format message.
+
+    Returns:
+        The content (text parts joined), then one ``<tool_call>{"name", "arguments"}</tool_call>``
+        block per structured tool call.
+
+    Examples:
+        >>> call = {"type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
+        >>> print(message_text({"role": "assistant", "content": "ok", "tool_calls": [call]}))
+        ok
+        <tool_call>
+        {"name": "f", "arguments": {"x": 1}}
+        </tool_call>
+    """
+    content = message.get("content")
+    if isinstance(content, list):  # OpenAI content parts
+        content = "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
+    text = content if isinstance(content, str) else ""
+    for call in message.get("tool_calls") or ():
+        function = call.get("function", call) if isinstance(call, Mapping) else {}
+        arguments = function.get("arguments", {})
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except ValueError:
+                pass
+        payload = json.dumps(
+            {"name": function.get("name"), "arguments": arguments}, ensure_ascii=False
+        )
+        text += f"\n<tool_call>\n{payload}\n</tool_call>"
+    return text
+
+
 def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3, key: Callable[[str], str] = str.lower) -> str:
     """A hint naming the choices closest to a misspelled name, for an error message.
 

@@ -43,7 +43,8 @@ import numpy as np
 from agentgym.core import Task
 from agentgym.rewards.base import RewardResult
 from agentgym.rewards.credit import rescaled_discounted_cumsum, turn_group_normalize
-from agentgym.rewards.scorer import LogProbScorer, message_text
+from agentgym.rewards.scorer import LogProbScorer
+from agentgym.tools import message_text
 from agentgym.trajectory import Trajectory
 
 __all__ = [

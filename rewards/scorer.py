@@ -40,6 +40,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from agentgym.tools import message_text
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -103,43 +105,6 @@ def render_plain(prefix: Prefix) -> str:
         return prefix
     lines = [f"{message.get('role', 'user')}: {message_text(message)}" for message in prefix]
     return "\n".join([*lines, "assistant: "])
-
-
-def message_text(message: Mapping[str, Any]) -> str:
-    """A message's content as text, with structured tool calls written out Hermes-style.
-
-    Args:
-        message: An OpenAI-format message.
-
-    Returns:
-        The content (text parts joined), then one ``<tool_call>{"name", "arguments"}</tool_call>``
-        block per structured tool call.
-
-    Examples:
-        >>> call = {"type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
-        >>> print(message_text({"role": "assistant", "content": "ok", "tool_calls": [call]}))
-        ok
-        <tool_call>
-        {"name": "f", "arguments": {"x": 1}}
-        </tool_call>
-    """
-    content = message.get("content")
-    if isinstance(content, list):  # OpenAI content parts
-        content = "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
-    text = content if isinstance(content, str) else ""
-    for call in message.get("tool_calls") or ():
-        function = call.get("function", call) if isinstance(call, Mapping) else {}
-        arguments = function.get("arguments", {})
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except ValueError:
-                pass
-        payload = json.dumps(
-            {"name": function.get("name"), "arguments": arguments}, ensure_ascii=False
-        )
-        text += f"\n<tool_call>\n{payload}\n</tool_call>"
-    return text
 
 
 class ScorerBase:
