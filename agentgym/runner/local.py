@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from agentgym.policies import TOKEN_FIELDS, Completion, Policy
-from agentgym.runner.envs import LocalEnv, ProcessEnv, needs_process
+from agentgym.runner.envs import PROCESS_KEY, THREADS_KEY, LocalEnv, ProcessEnv, env_metadata
 from agentgym.trajectory import Trajectory, TrajectoryWriter, read_trajectories
 
 
@@ -202,9 +202,9 @@ class Runner:
         group_size: Episodes per task (a GRPO group); groups are scheduled together.
         max_turns: Overrides the env's ``max_turns``.
         episode_time_limit_s: Wall-clock limit per episode; an episode past it ends with an error.
-        env_threads: Threads stepping the envs (0: step them one after the other in this thread;
-            default: ``min(num_envs, 2 * cpu count)``, which suits envs that wait on I/O or
-            release the GIL).
+        env_threads: Threads stepping the envs (0: one after the other in this thread). Default:
+            ``min(num_envs, 2 * cpu count)`` for envs whose metadata asks for threads or a process
+            (see :mod:`agentgym.runner.envs`), else 0.
         seed: Seeds the task draw; episode ``i`` resets with ``seed + i``.
         imports: Modules to import first (they register the env), also in worker processes.
 
@@ -244,8 +244,13 @@ class Runner:
         self.episode_time_limit_s = episode_time_limit_s
         self.seed = seed
         self.imports = tuple(imports)
-        self.env_threads = min(num_envs, 2 * (os.cpu_count() or 1)) if env_threads is None else env_threads
-        self._handle_class = ProcessEnv if needs_process(env_id, self.imports) else LocalEnv
+        metadata = env_metadata(env_id, self.imports)
+        in_process = bool(metadata.get(PROCESS_KEY))
+        if env_threads is None:
+            wants_threads = in_process or bool(metadata.get(THREADS_KEY))
+            env_threads = min(num_envs, 2 * (os.cpu_count() or 1)) if wants_threads else 0
+        self.env_threads = env_threads
+        self._handle_class = ProcessEnv if in_process else LocalEnv
         self._handles: list[Any] = []
         self.policy_seconds = 0.0  # inside policy calls, over the runner's life
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None

@@ -79,6 +79,7 @@ class RayRunner(Runner):
         self.group_size = options.get("group_size", 1)
         self.num_envs = options.get("num_envs", 8)
         self.seed = options.get("seed", 0)
+        self.policy_seconds = 0.0  # spent in the workers; not gathered here
         actor = ray.remote(_Worker)
         self._workers = [actor.remote(env_id, policy, dict(policy_kwargs or {}), options) for _ in range(workers)]
         # The first worker's runner checks the options; its errors surface here, not mid-run.

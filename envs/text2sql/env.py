@@ -202,6 +202,9 @@ def load_data(database: str, seed: int, data_path: str | None) -> tuple[Database
 class TextToSQLEnv(AgentEnv):
     """Text-to-SQL on real databases (Chinook by default) in a read-only DuckDB sandbox, with Reasoning-SQL rewards."""
 
+    # DuckDB runs queries outside the GIL, so a runner steps several of these envs at once from threads.
+    metadata = {**AgentEnv.metadata, "agentgym.threads": True}
+
     def __init__(
         self,
         *,
