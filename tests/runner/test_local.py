@@ -196,3 +196,20 @@ def test_bad_runner_arguments_get_clear_errors():
     with Runner("toy/Capitals-v0", OraclePolicy()) as runner:
         [trajectory] = list(runner.episodes(runner.plan(task_ids=["capital-peruu"])))
     assert "reset failed" in trajectory.error and "Did you mean 'capital-peru'" in trajectory.error
+
+
+def test_a_server_that_times_out_is_recorded_on_each_episode_and_the_run_goes_on():
+    import socket
+
+    from agentgym.policies.openai import OpenAIPolicy
+
+    with socket.socket() as listener:  # accepts connections, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        policy = OpenAIPolicy("m", base_url=f"http://127.0.0.1:{port}/v1", timeout_s=0.3, max_retries=0)
+        with Runner("toy/Capitals-v0", policy, num_envs=2) as runner:
+            episodes = list(runner.episodes(runner.plan(n=4)))
+    assert len(episodes) == 4
+    assert all("policy: " in t.error and "timed out" in t.error and not t.steps for t in episodes)
+    assert all(t.policy["name"] == "openai" for t in episodes)
