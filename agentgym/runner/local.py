@@ -125,10 +125,9 @@ class RunStats:
     def line(self) -> str:
         """One progress line."""
         seconds = max(self.seconds, 1e-9)
-        return (
-            f"episodes {self.episodes:,} | steps/s {self.steps / seconds:,.0f} | tokens/s {self.tokens / seconds:,.0f}"
-            f" | mean reward {self.mean_reward:.3f}" + (f" | errors {self.errors:,}" if self.errors else "")
-        )
+        steps, tokens = _rate(self.steps / seconds), _rate(self.tokens / seconds)
+        errors = f" | errors {self.errors:,}" if self.errors else ""
+        return f"episodes {self.episodes:,} | steps/s {steps} | tokens/s {tokens} | mean reward {self.mean_reward:.3f}{errors}"
 
 
 class Progress:
@@ -542,6 +541,11 @@ class Runner:
             step.completion_ids = completion.completion_ids
             step.logprobs = completion.logprobs
             step.timings["policy"] = seconds
+
+
+def _rate(value: float) -> str:
+    """A rate for the progress line: whole numbers, but slow rates keep a decimal (0.2, not 0)."""
+    return f"{value:,.0f}" if value >= 10 or value == 0 else f"{value:.2g}"
 
 
 def _call(function: Any, *args: Any) -> Any:
