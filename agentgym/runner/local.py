@@ -127,7 +127,8 @@ class RunStats:
         seconds = max(self.seconds, 1e-9)
         steps, tokens = _rate(self.steps / seconds), _rate(self.tokens / seconds)
         errors = f" | errors {self.errors:,}" if self.errors else ""
-        return f"episodes {self.episodes:,} | steps/s {steps} | tokens/s {tokens} | mean reward {self.mean_reward:.3f}{errors}"
+        reward = f"{self.mean_reward:.3f}"
+        return f"episodes {self.episodes:,} | steps/s {steps} | tokens/s {tokens} | mean reward {reward}{errors}"
 
 
 class Progress:
