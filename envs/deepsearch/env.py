@@ -302,10 +302,6 @@ class DeepSearchEnv(AgentEnv):
             content=text, calls=(ToolCall("answer", {"answer": short.strip(), "report": report.strip()}),)
         )
 
-    def step_reward(self, step, done: bool) -> dict[str, float]:
-        """This step's components of :class:`DeepSearchReward` on the episode so far."""
-        return self.reward(self.trajectory, self.task).details["steps"][-1]
-
     def oracle_action(self) -> str | dict[str, Any]:
         """Solve the task from gold data through the tools: search, open each evidence page, answer."""
         gold = self.task.gold

@@ -336,7 +336,7 @@ class TextToSQLEnv(AgentEnv):
         """Record this step's queries (and the submission) in ``step.info``, then score the episode so far."""
         step.info.update(self._pending)
         self._pending = {}
-        return dict(self.reward(self.trajectory, self.task).details["steps"][-1])
+        return super().step_reward(step, done)
 
     def oracle_action(self) -> str | dict[str, Any]:
         """Solve the task from gold data through the tools: list tables, describe one, run the gold query, submit it."""
