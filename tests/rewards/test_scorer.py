@@ -44,7 +44,6 @@ from agentgym.rewards.scorer import (  # noqa: E402
     _fingerprint,
     gguf_cache_path,
     load_causal_lm,
-    load_tokenizer,
     models_cache_dir,
     smollm2_path,
 )
@@ -59,27 +58,9 @@ def _smollm2() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def smollm2_tokenizer():
-    return load_tokenizer(*_smollm2())
-
-
-@pytest.fixture(scope="session")
-def tiny_scorer(smollm2_tokenizer):
-    """A seeded random 2-layer Llama with the SmolLM2 vocabulary."""
-    config = transformers.LlamaConfig(
-        vocab_size=len(smollm2_tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=smollm2_tokenizer.bos_token_id,
-        eos_token_id=smollm2_tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(config)
-    return HFScorer(model, smollm2_tokenizer, batch_size=3)
+def tiny_scorer(tiny_model, smollm2_tokenizer):
+    """The tiny random Llama (tests/conftest.py) as a scorer."""
+    return HFScorer(tiny_model, smollm2_tokenizer, batch_size=3)
 
 
 @pytest.fixture(scope="session")
