@@ -45,16 +45,8 @@ from agentgym.rewards.scorer import (  # noqa: E402
     gguf_cache_path,
     load_causal_lm,
     models_cache_dir,
-    smollm2_path,
 )
 from agentgym.trajectory import Step, Trajectory  # noqa: E402
-
-
-def _smollm2() -> tuple[str, str]:
-    try:
-        return smollm2_path()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +56,8 @@ def tiny_scorer(tiny_model, smollm2_tokenizer):
 
 
 @pytest.fixture(scope="session")
-def smollm2_loaded():
-    directory, gguf_file = _smollm2()
+def smollm2_loaded(smollm2_gguf):
+    directory, gguf_file = smollm2_gguf
     started = time.perf_counter()
     model, tokenizer = load_causal_lm(directory, gguf_file)
     seconds = time.perf_counter() - started
@@ -256,8 +248,8 @@ def test_smollm2_igpo_and_infopo_end_to_end(smollm2):
 
 
 @pytest.mark.slow
-def test_smollm2_second_load_comes_from_the_cache(smollm2_loaded):
-    directory, gguf_file = _smollm2()
+def test_smollm2_second_load_comes_from_the_cache(smollm2_loaded, smollm2_gguf):
+    directory, gguf_file = smollm2_gguf
     first_model, _, first_seconds = smollm2_loaded
     target = gguf_cache_path(directory, gguf_file)
     assert target.parent == models_cache_dir()
@@ -279,8 +271,8 @@ def test_smollm2_second_load_comes_from_the_cache(smollm2_loaded):
     assert tokenizer("Paris")["input_ids"] == smollm2_loaded[1]("Paris")["input_ids"]
 
 
-def test_stale_cache_is_rejected(tmp_path):
-    directory, gguf_file = _smollm2()
+def test_stale_cache_is_rejected(tmp_path, smollm2_gguf):
+    directory, gguf_file = smollm2_gguf
     real = _fingerprint(Path(directory) / gguf_file)
     marker = tmp_path / "agentgym-source.json"
     marker.write_text(json.dumps({"source": {**real, "size": 1}}))  # written for another file
