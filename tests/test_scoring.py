@@ -298,12 +298,12 @@ def test_workers_give_the_same_results_in_order(tmp_path):
 def test_big_inputs_and_stdin_are_scored_alike(tmp_path, monkeypatch, capsys):
     import io
 
-    from agentgym import scoring
+    from agentgym.scoring import cli as scoring_cli
 
     records = [capitals(f"capital-{c}", "Lima") for c in ("peru", "chile", "japan")] * 400
     write_trajectories(tmp_path / "a.jsonl", records)
     assert score_cli(str(tmp_path / "a.jsonl"), "--reward", "em", "-o", str(tmp_path / "one.jsonl")) == 0
-    monkeypatch.setattr(scoring, "AUTO_WORKERS_BYTES", 1)  # "big": one worker per CPU
+    monkeypatch.setattr(scoring_cli, "AUTO_WORKERS_BYTES", 1)  # "big": one worker per CPU
     assert score_cli(str(tmp_path / "a.jsonl"), "--reward", "em", "-o", str(tmp_path / "many.jsonl")) == 0
     assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "many.jsonl").read_text()
     stdin = io.TextIOWrapper(io.BytesIO((tmp_path / "a.jsonl").read_bytes()))

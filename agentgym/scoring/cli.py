@@ -1,0 +1,159 @@
+"""``agentgym score``: the command line over :mod:`agentgym.scoring`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agentgym import importers
+from agentgym.cli import json_object
+from agentgym.scoring.files import score_files
+from agentgym.scoring.scorer import Scored, Scorer
+from agentgym.scoring.specs import DEFAULT_DESCRIPTION, REWARDS, ScoreError
+from agentgym.scoring.summary import Summary
+from agentgym.trajectory import TrajectoryError
+
+#: ``agentgym score`` scores inputs at least this big in one process per CPU (unless ``--workers``).
+AUTO_WORKERS_BYTES = 32 << 20
+
+
+# --------------------------------------------------------------------------------------------------
+# The command line
+
+
+def register_score(subparsers: Any) -> None:
+    """Add ``agentgym score``."""
+    parser = subparsers.add_parser(
+        "score",
+        help="score saved trajectories offline",
+        description="Score saved trajectories offline, per env and per reward component, with diagnostics. "
+        "Exit status: 0 scored; 1 a malformed line (without --skip-invalid) or nothing to score; "
+        "2 bad arguments (unknown reward or env, missing file).",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="JSONL files of trajectories ('-' reads stdin)")
+    parser.add_argument(
+        "--reward",
+        metavar="SPEC",
+        default=None,
+        help="name=weight,... of rewards (see --list-rewards), MODULE:CALLABLE or FILE.py[:NAME]; "
+        "default: each env's own reward",
+    )
+    parser.add_argument(
+        "--judge",
+        metavar="MODULE:CALLABLE",
+        help="the judge (prompt -> reply text) for the judge rewards; FILE.py:NAME works too",
+    )
+    parser.add_argument("--env", metavar="ENV_ID", help="the env of records that name none (imported formats)")
+    parser.add_argument(
+        "--env-kwargs", metavar="JSON", type=json_object, default={}, help="that env's kwargs, a JSON object"
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=("auto", *importers.FORMATS),
+        default="auto",
+        help="the input format (default: detected per line)",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write one JSON line of scores per trajectory here")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="summary format")
+    parser.add_argument(
+        "--skip-invalid", action="store_true", help="go on past malformed lines and report how many were skipped"
+    )
+    parser.add_argument(
+        "--success-threshold",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="a trajectory succeeds when its score is at least X (default 1.0)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="score in N processes (0: one per CPU); default: one per CPU (at most 8) for inputs over 32 MiB, else 1",
+    )
+    parser.add_argument("--list-rewards", action="store_true", help="list the reward names a spec may use, and exit")
+    parser.set_defaults(run=run_score)
+
+
+def _list_rewards() -> str:
+    width = max(len(name) for name in REWARDS)
+    lines = [f"{'default':<{width}}  {DEFAULT_DESCRIPTION}"]
+    lines += [f"{name:<{width}}  {entry.description}" for name, entry in REWARDS.items()]
+    lines.append(f"{'MODULE:NAME':<{width}}  a reward of your own; FILE.py (its 'reward') and FILE.py:NAME work too")
+    return "\n".join(lines)
+
+
+def _auto_workers(files: Sequence[str]) -> int:
+    """One process per CPU (at most 8) for big inputs; starting workers does not pay off below 32 MiB."""
+    if "-" in files or sum(os.path.getsize(name) for name in files) < AUTO_WORKERS_BYTES:
+        return 1
+    return min(os.cpu_count() or 1, 8)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Score the files, print the summary; return the exit status (0, 1 or 2, see ``--help``)."""
+    if args.list_rewards:
+        print(_list_rewards())
+        return 0
+    if not args.files:
+        print("error: no input files (give JSONL files, or '-' for standard input)", file=sys.stderr)
+        return 2
+    for name in args.files:
+        if name != "-" and not os.path.isfile(name):
+            problem = "is a directory; pass its files (e.g. DIR/*.jsonl)" if os.path.isdir(name) else "no such file"
+            print(f"error: {name}: {problem}", file=sys.stderr)
+            return 2
+    env_kwargs = args.env_kwargs
+    config = {
+        "reward": args.reward,
+        "judge": args.judge,
+        "env_id": args.env,
+        "env_kwargs": env_kwargs,
+        "input_format": None if args.input_format == "auto" else args.input_format,
+        "success_threshold": args.success_threshold,
+    }
+    try:
+        scorer = Scorer(**config)
+    except ScoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = Summary(scorer.label, scorer.weights, args.success_threshold)
+    workers = _auto_workers(args.files) if args.workers is None else args.workers or (os.cpu_count() or 1)
+    output = open(args.output, "w", encoding="utf-8") if args.output else None
+    items = score_files(
+        args.files, scorer, workers=workers, empty_files=summary.empty_files, config=config, fast_gc=True
+    )
+    try:
+        for item in items:
+            if isinstance(item, TrajectoryError) and not args.skip_invalid:
+                print(f"error: {item}", file=sys.stderr)
+                print("(--skip-invalid goes on past malformed lines)", file=sys.stderr)
+                return 1
+            summary.add(item)
+            if output is not None and isinstance(item, Scored):
+                output.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+    finally:
+        items.close()  # stops the workers and restores the garbage collector's settings
+        if output is not None:
+            output.close()
+        scorer.close()
+    for name in summary.empty_files:
+        print(f"warning: {name}: empty file (no trajectories)", file=sys.stderr)
+    if summary.n == 0:
+        skipped = f" ({summary.skipped:,} invalid lines skipped)" if summary.skipped else ""
+        print(f"error: no trajectories to score in {', '.join(args.files)}{skipped}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        print(summary.to_csv(), end="")
+    else:
+        print(summary.render())
+    if summary.skipped:
+        print(f"skipped {summary.skipped:,} invalid lines (first: {summary.skipped_examples[0]})", file=sys.stderr)
+    return 0
