@@ -13,6 +13,9 @@ imported only when it is made)::
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable
+
 import gymnasium
 
 from agentgym.core import AgentEnv, Task, TaskSet, TextSpace, split_of
@@ -23,6 +26,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentEnv",
+    "env_class",
+    "import_modules",
     "ENVIRONMENTS",
     "Step",
     "Task",
@@ -49,3 +54,36 @@ ENVIRONMENTS: dict[str, tuple[str, int]] = {
 for _env_id, (_entry_point, _max_turns) in ENVIRONMENTS.items():
     if _env_id not in gymnasium.registry:
         gymnasium.register(id=_env_id, entry_point=_entry_point, kwargs={"max_turns": _max_turns})
+
+
+def import_modules(names: Iterable[str]) -> None:
+    """Import modules that register more environments (a user's package, a test module).
+
+    Args:
+        names: Module names, as for ``import``.
+
+    Raises:
+        ModuleNotFoundError: If one cannot be found.
+    """
+    for name in names:
+        importlib.import_module(name)
+
+
+def env_class(env_id: str) -> type:
+    """The class a registered id makes, imported without building an env (e.g. to read its ``metadata``).
+
+    Args:
+        env_id: A registered id.
+
+    Raises:
+        gymnasium.error.Error: If the id is not registered.
+
+    Examples:
+        >>> env_class("agentgym/TextToSQL-v0").__name__
+        'TextToSQLEnv'
+    """
+    entry_point = gymnasium.spec(env_id).entry_point
+    if not isinstance(entry_point, str):
+        return entry_point
+    module_name, _, attr = entry_point.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

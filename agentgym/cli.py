@@ -7,7 +7,6 @@ that returns the exit status; :func:`main` wires them together.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -32,15 +31,10 @@ def describe(env_id: str) -> str:
     Returns:
         The description, or a note saying why there is none.
     """
-    entry_point = gym.spec(env_id).entry_point
-    if not isinstance(entry_point, str):
-        cls = entry_point
-    else:
-        module_name, _, attr = entry_point.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module_name), attr)
-        except Exception as error:  # a broken or uninstalled family must not break the listing
-            return f"(cannot import {entry_point}: {type(error).__name__}: {error})"
+    try:
+        cls = agentgym.env_class(env_id)
+    except Exception as error:  # a broken or uninstalled family must not break the listing
+        return f"(cannot import {gym.spec(env_id).entry_point}: {type(error).__name__}: {error})"
     doc = (cls.__doc__ or "").strip()
     return doc.splitlines()[0] if doc else "(no description)"
 
@@ -86,11 +80,6 @@ def agentgym_ids() -> list[str]:
     return sorted(env_id for env_id, spec in gym.registry.items() if spec.namespace == NAMESPACE)
 
 
-def _import_modules(names: Sequence[str]) -> None:
-    for name in names:
-        importlib.import_module(name)
-
-
 # ---- list ----------------------------------------------------------------------------------------
 
 
@@ -104,7 +93,7 @@ def register_list(subparsers: Any) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print each registered id with its one-line description."""
-    _import_modules(args.imports)
+    agentgym.import_modules(args.imports)
     ids = agentgym_ids()
     if not ids:
         print("no agentgym environments are registered")

@@ -8,6 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 
+import agentgym
 from agentgym.cli import env_id_hint, json_object
 from agentgym.policies import POLICIES, make_policy
 
@@ -91,8 +92,7 @@ def run_rollout(args: argparse.Namespace) -> int:
         module, env_id = env_id.split(":", 1)
         args.imports.append(module)
     try:
-        for module in args.imports:
-            __import__(module)
+        agentgym.import_modules(args.imports)
         gym.spec(env_id)
     except ModuleNotFoundError as error:
         print(f"error: cannot import {error.name!r}", file=sys.stderr)

@@ -13,7 +13,6 @@ stepped through its ``metadata``:
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import traceback
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any
 
 import gymnasium as gym
 
+import agentgym
 from agentgym.trajectory import Trajectory
 
 #: The metadata keys by which an env asks for a worker process, or for threads to step it.
@@ -29,23 +29,15 @@ THREADS_KEY = "agentgym.threads"
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any], imports: Sequence[str] = ()) -> gym.Env:
-    """``gymnasium.make`` after importing the modules that register the env (agentgym's own included)."""
-    importlib.import_module("agentgym")
-    for name in imports:
-        importlib.import_module(name)
+    """``gymnasium.make`` after importing the modules that register the env (agentgym's own are registered)."""
+    agentgym.import_modules(imports)
     return gym.make(env_id, **env_kwargs)
 
 
 def env_metadata(env_id: str, imports: Sequence[str] = ()) -> dict[str, Any]:
     """The registered env class's ``metadata`` (without building an env)."""
-    importlib.import_module("agentgym")
-    for name in imports:
-        importlib.import_module(name)
-    entry_point = gym.spec(env_id).entry_point
-    if isinstance(entry_point, str):
-        module_name, _, attr = entry_point.partition(":")
-        entry_point = getattr(importlib.import_module(module_name), attr)
-    return dict(getattr(entry_point, "metadata", {}))
+    agentgym.import_modules(imports)
+    return dict(getattr(agentgym.env_class(env_id), "metadata", {}))
 
 
 class LocalEnv:
