@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import agentgym
+from agentgym.scoring.summary import Stats
 from agentgym.trajectory import Trajectory, TrajectoryError, read_trajectories
 
 __all__ = [
@@ -77,10 +78,8 @@ _GOOD, _BAD, _MUTED = "#20bf6b", "#eb3b5a", "#a5b1c2"
 # Streaming statistics
 
 
-class Moments:
-    """Count, mean, standard deviation, minimum and maximum of a stream (Welford's algorithm).
-
-    Non-finite values are counted in ``nonfinite`` and otherwise ignored.
+class Moments(Stats):
+    """:class:`~agentgym.scoring.Stats` of a stream that counts non-finite values in ``nonfinite`` and skips them.
 
     Examples:
         >>> m = Moments()
@@ -90,30 +89,18 @@ class Moments:
         (3, 2.0, 0.8165, 1.0, 3.0, 1)
     """
 
+    __slots__ = ("nonfinite",)
+
     def __init__(self) -> None:
-        self.n = 0
-        self.mean = 0.0
-        self._m2 = 0.0
-        self.min = math.inf
-        self.max = -math.inf
+        super().__init__()
         self.nonfinite = 0
 
     def add(self, x: float) -> None:
-        """Add one value."""
-        if not math.isfinite(x):
+        """Add one value (a non-finite one is only counted)."""
+        if math.isfinite(x):
+            super().add(x)
+        else:
             self.nonfinite += 1
-            return
-        self.n += 1
-        delta = x - self.mean
-        self.mean += delta / self.n
-        self._m2 += delta * (x - self.mean)
-        self.min = min(self.min, x)
-        self.max = max(self.max, x)
-
-    @property
-    def std(self) -> float:
-        """Population standard deviation (0 for fewer than two values)."""
-        return math.sqrt(self._m2 / self.n) if self.n > 1 else 0.0
 
 
 class Histogram:
