@@ -123,8 +123,8 @@ def load_object(ref: str) -> Any:
         >>> load_object("agentgym.rewards.outcome:Exact")
         Traceback (most recent call last):
         ...
-        agentgym.scoring.specs.ScoreError: agentgym.rewards.outcome has no attribute 'Exact'. Did you mean 'ExactMatch' or \
-'exact_match'?
+        agentgym.scoring.specs.ScoreError: agentgym.rewards.outcome has no attribute 'Exact'. Did you mean \
+'ExactMatch' or 'exact_match'?
     """
     if ref.endswith(".py"):
         location, attr = ref, "reward"
@@ -236,7 +236,7 @@ def parse_reward(spec: str, judge: Judge | None = None) -> WeightedSum:
         >>> parse_reward("em,fromat=0.1")
         Traceback (most recent call last):
         ...
-        agentgym.scoring.specs.ScoreError: unknown reward 'fromat' in 'fromat=0.1'. Did you mean 'format'? Available: ...
+        agentgym.scoring.specs.ScoreError: unknown reward 'fromat' in 'fromat=0.1'. Did you mean 'format'? ...
     """
     names = [term.partition("=")[0].strip() for term in spec.split(",")]
     available: dict[str, Reward] = {"default": _EnvDefault()}
