@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 from gymnasium.utils.env_checker import check_env
 
 from agentgym.core import AgentEnv
-from agentgym.tools import ToolCall, format_call
+from agentgym.tools import Tool, ToolCall, format_call
 
 MakeEnv = Callable[[], gym.Env]
 #: An oracle reads the unwrapped env (its task and trajectory so far) and returns the next action.
@@ -195,6 +195,443 @@ def _hostile_value(schema: Mapping[str, Any], rng: np.random.Generator) -> Any:
     if kind == "null":
         return None
     return _HOSTILE_STRINGS[int(rng.integers(len(_HOSTILE_STRINGS)))]
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile inputs: named classes of completions that have crashed or hung real envs
+
+#: The hostile-input classes, in the order :func:`hostile_actions` generates them.
+HOSTILE_CLASSES = ("invalid-unicode", "huge-int", "deep-json", "long-run", "many-calls")
+#: The per-step time bound (seconds) :func:`check_hostile` holds every step to by default.
+DEFAULT_STEP_SECONDS = 5.0
+#: Length of the long runs of backtracking-prone characters (about 150 KB).
+LONG_RUN_CHARS = 150_000
+#: Calls in the many-calls completion.
+MANY_CALLS = 500
+#: Nesting depth of the deep JSON.
+DEEP_JSON_DEPTH = 10_000
+#: Digits of the huge integers (Python's int-to-string limit is 4,300).
+HUGE_INT_DIGITS = 5_000
+
+_SENTINEL = "agentgym-hostile-sentinel"
+
+
+@dataclass(frozen=True)
+class HostileAction:
+    """One named hostile completion and where its payload sits.
+
+    Attributes:
+        hostile_class: One of :data:`HOSTILE_CLASSES`.
+        name: What the payload is, e.g. ``"lone surrogate (JSON escape)"``.
+        action: The completion to pass to ``env.step``: text, or an assistant message dict.
+        format: How the action is written: a tool format (``"hermes"``, ``"openai"``, ...), ``"openai
+            (structured)"`` for a message dict whose arguments are objects, or ``"text"`` for free text.
+        tool: The tool whose argument holds the payload; ``None`` for free text or the final answer.
+        argument: The argument that holds the payload; ``None`` where there is none.
+
+    Examples:
+        >>> HostileAction("long-run", "spaces", "x", "hermes", tool="search", argument="query").where()
+        "tool 'search', argument 'query', hermes format"
+    """
+
+    hostile_class: str
+    name: str
+    action: Any
+    format: str
+    tool: str | None = None
+    argument: str | None = None
+
+    def where(self) -> str:
+        """The tool, argument and format, for reports."""
+        place = "free text" if self.tool is None else f"tool {self.tool!r}"
+        if self.argument is not None:
+            place += f", argument {self.argument!r}"
+        return f"{place}, {self.format} format"
+
+    def describe(self) -> str:
+        """``[class] name (where)``: the line a failure report starts with."""
+        return f"[{self.hostile_class}] {self.name} ({self.where()})"
+
+
+@dataclass(frozen=True)
+class _Payload:
+    """A hostile value, as a Python object and as text in each place it can be written."""
+
+    hostile_class: str
+    name: str
+    value: Any  # for structured (dict) arguments
+    json_text: str  # inside JSON text (hermes, json, OpenAI argument strings)
+    python_text: str  # inside a Python call
+    raw_text: str  # as free text or inside react brackets
+
+
+def _nested(depth: int, leaf: Any, wrap: Callable[[Any], Any]) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = wrap(value)
+    return value
+
+
+def _payloads(hostile_class: str, long_run_chars: int) -> list[_Payload]:
+    """The payloads of one hostile class (the many-calls class has none: its calls are ordinary)."""
+    if hostile_class == "invalid-unicode":
+        strings = {
+            "lone high surrogate": "a\ud800b",
+            "lone low surrogate": "\udfff",
+            "reversed surrogate pair": "\udc00\ud800",
+            "surrogate-escaped bytes": "\udcff\udcfe\udc80",
+            "noncharacters and NUL": "\ufffe\uffff\x00",
+        }
+        payloads = []
+        for name, text in strings.items():
+            escaped = json.dumps(text)  # ASCII with \uXXXX escapes: plain text reaching a surrogate
+            payloads.append(_Payload(hostile_class, f"{name} (JSON escape)", text, escaped, escaped, escaped))
+            raw = json.dumps(text, ensure_ascii=False)
+            payloads.append(_Payload(hostile_class, f"{name} (raw)", text, raw, raw, text))
+        return payloads
+    if hostile_class == "huge-int":
+        digits = "1" + "0" * (HUGE_INT_DIGITS - 1)
+        return [
+            _Payload(hostile_class, f"10**{HUGE_INT_DIGITS - 1}", 10 ** (HUGE_INT_DIGITS - 1), digits, digits, digits),
+            _Payload(
+                hostile_class, f"-({HUGE_INT_DIGITS} nines)", -(10**HUGE_INT_DIGITS - 1), "-" + "9" * HUGE_INT_DIGITS,
+                "-" + "9" * HUGE_INT_DIGITS, "-" + "9" * HUGE_INT_DIGITS,
+            ),
+            _Payload(hostile_class, "1e999 (a float that overflows)", float("inf"), "1e999", "1e999", "1e999"),
+        ]
+    if hostile_class == "deep-json":
+        depth = DEEP_JSON_DEPTH
+        lists = "[" * depth + "]" * depth
+        objects = '{"a": ' * depth + "1" + "}" * depth
+        return [
+            _Payload(hostile_class, f"lists nested {depth:,} deep", _nested(depth - 1, [], lambda v: [v]), lists,
+                     lists, lists),
+            _Payload(hostile_class, f"objects nested {depth:,} deep", _nested(depth, 1, lambda v: {"a": v}), objects,
+                     objects, objects),
+        ]
+    if hostile_class == "long-run":
+        n = long_run_chars
+        runs = {
+            "spaces": " " * n,
+            "newlines": "\n" * n,
+            "open brackets": "[" * n,
+            "open parentheses": "(" * n,
+            "backticks": "`" * n,
+            "fence markers": "```\n" * (n // 4),
+            "blank lines in a sql fence": "```sql" + "\n" * n,
+            "angle brackets": "<" * n,
+            "one long token": "a" * n,
+            "one long URL": "https://example.org/" + "a" * n,
+        }
+        return [_Payload(hostile_class, f"{n:,} {name}", text, json.dumps(text), json.dumps(text), text)
+                for name, text in runs.items()]
+    return []
+
+
+def tool_formats(env: gym.Env) -> tuple[str, ...]:
+    """The tool-call formats an env accepts: its ``tool_formats`` if it names several, else its own and ``"openai"``.
+
+    Every :class:`~agentgym.core.AgentEnv` reads an OpenAI assistant message dict whatever its text
+    format, so ``"openai"`` is always among them.
+
+    Examples:
+        >>> from agentgym.core import AgentEnv, Task, TaskSet
+        >>> tool_formats(AgentEnv(TaskSet([Task(id="t", prompt="?", gold={})]), tool_format="python"))
+        ('python', 'openai')
+    """
+    inner = _agent_env(env)
+    named = getattr(inner, "tool_formats", None)
+    formats = list(named) if named else [inner.tool_format]
+    return tuple(dict.fromkeys([*formats, "openai"]))
+
+
+def hostile_actions(
+    env: gym.Env,
+    classes: Iterable[str] = HOSTILE_CLASSES,
+    *,
+    per_class: int | None = None,
+    seed: int = 0,
+    long_run_chars: int = LONG_RUN_CHARS,
+    many_calls: int = MANY_CALLS,
+) -> Iterator[HostileAction]:
+    """Named hostile completions for ``env``: every payload in every argument of every tool, in every format.
+
+    Each payload of a class (see :data:`HOSTILE_CLASSES`) goes into each argument of each tool
+    (read from the tools' JSON schemas, the other arguments get plain valid values), in each format
+    of :func:`tool_formats` (an OpenAI message both with JSON-text arguments and with structured
+    ones), and also as free text, as an ``<answer>`` block and as a message's content. The
+    many-calls class writes ``many_calls`` ordinary calls of each non-final tool in one completion.
+
+    Args:
+        env: The env (its tools and formats shape the actions).
+        classes: Which hostile classes to generate.
+        per_class: Draw at most this many actions per class (seeded); ``None`` for all of them.
+        seed: Seed of the draw.
+        long_run_chars: Length of the long runs.
+        many_calls: Calls in the many-calls completion.
+
+    Yields:
+        :class:`HostileAction`, built lazily (the long runs are large).
+
+    Raises:
+        ValueError: If a class is unknown.
+
+    Examples:
+        >>> from agentgym.core import AgentEnv, Task, TaskSet
+        >>> from agentgym.tools import Tool
+        >>> def search(query: str, k: int = 3) -> str:
+        ...     '''Search.
+        ...
+        ...     Args:
+        ...         query: What to look for.
+        ...         k: How many results.
+        ...     '''
+        ...     return query
+        >>> class Env(AgentEnv):
+        ...     def make_tools(self):
+        ...         return [Tool.from_function(search)]
+        >>> env = Env(TaskSet([Task(id="t", prompt="?", gold={})]))
+        >>> actions = list(hostile_actions(env, ["huge-int"]))
+        >>> print(actions[0].describe())
+        [huge-int] 10**4999 (tool 'search', argument 'query', hermes format)
+        >>> sorted({a.format for a in actions})
+        ['hermes', 'openai', 'openai (structured)', 'text']
+        >>> len(list(hostile_actions(env, per_class=4)))  # 4 of each class, 2 many-calls (one tool, 2 formats)
+        18
+    """
+    inner = _agent_env(env)
+    rng = np.random.default_rng(seed)
+    for hostile_class in classes:
+        if hostile_class not in HOSTILE_CLASSES:
+            raise ValueError(f"unknown hostile class {hostile_class!r}; the classes are {', '.join(HOSTILE_CLASSES)}")
+        slots = _hostile_slots(inner, hostile_class, long_run_chars, many_calls)
+        if per_class is not None and len(slots) > per_class:
+            picked = sorted(rng.choice(len(slots), size=per_class, replace=False))
+            slots = [slots[int(i)] for i in picked]
+        for build in slots:
+            yield build()
+
+
+def _hostile_slots(
+    env: AgentEnv, hostile_class: str, long_run_chars: int, many_calls: int
+) -> list[Callable[[], HostileAction]]:
+    """Cheap builders of every action of one class (so a sample builds only what it uses)."""
+    formats = tool_formats(env)
+    slots: list[Callable[[], HostileAction]] = []
+    if hostile_class == "many-calls":
+        for tool in env.tools.values():
+            if tool.final:
+                continue  # a final call ends the episode at the first one
+            for fmt in formats:
+                slots.append(lambda tool=tool, fmt=fmt: _many_calls(tool, fmt, many_calls))
+        return slots
+    for payload in _payloads(hostile_class, long_run_chars):
+        for tool in env.tools.values():
+            for index, argument in enumerate(tool.parameters.get("properties", {})):
+                for fmt in formats:
+                    if fmt == "react" and index > 0:
+                        continue  # a react call carries its first argument only
+                    slots.append(lambda p=payload, t=tool, a=argument, f=fmt: _in_argument(p, t, a, f))
+                    if fmt == "openai":
+                        slots.append(lambda p=payload, t=tool, a=argument: _in_argument(p, t, a, "openai (structured)"))
+        text = payload.raw_text
+        slots.append(lambda p=payload, text=text: HostileAction(p.hostile_class, p.name, text, "text"))
+        slots.append(
+            lambda p=payload, text=text: HostileAction(
+                p.hostile_class, p.name + " in an <answer> block", f"<answer>{text}</answer>", "text"
+            )
+        )
+        slots.append(
+            lambda p=payload, text=text: HostileAction(
+                p.hostile_class, p.name + " as the message content", {"role": "assistant", "content": text}, "openai"
+            )
+        )
+    return slots
+
+
+def _valid_value(schema: Mapping[str, Any]) -> Any:
+    """A plain value of the schema's type, for the arguments that do not hold the payload."""
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    return {"string": "x", "integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}.get(kind)
+
+
+def _plain_arguments(tool: Tool) -> dict[str, Any]:
+    properties = tool.parameters.get("properties", {})
+    return {name: _valid_value(schema) for name, schema in properties.items()}
+
+
+def _in_argument(payload: _Payload, tool: Tool, argument: str, fmt: str) -> HostileAction:
+    """The payload in one argument of one tool's call, written in ``fmt``."""
+    arguments = _plain_arguments(tool)
+
+    def made(action: Any) -> HostileAction:
+        return HostileAction(payload.hostile_class, payload.name, action, fmt, tool.name, argument)
+
+    if fmt == "openai (structured)":
+        arguments[argument] = payload.value
+        call = {"id": "call_hostile", "type": "function", "function": {"name": tool.name, "arguments": arguments}}
+        return made({"role": "assistant", "content": None, "tool_calls": [call]})
+    if fmt == "react":
+        return made(f"Action: {tool.name}[{payload.raw_text}]")
+    arguments[argument] = _SENTINEL
+    written = format_call(ToolCall(tool.name, arguments), fmt)
+    inner = payload.python_text if fmt == "python" else payload.json_text
+    if isinstance(written, dict):  # openai: the payload goes into the arguments' JSON text
+        function = written["tool_calls"][0]["function"]
+        function["arguments"] = function["arguments"].replace(json.dumps(_SENTINEL), inner)
+        return made(written)
+    return made(written.replace(json.dumps(_SENTINEL), inner))
+
+
+def _many_calls(tool: Tool, fmt: str, count: int) -> HostileAction:
+    """``count`` ordinary calls of one tool in one completion."""
+    call = ToolCall(tool.name, _plain_arguments(tool))
+    name = f"{count} calls in one completion"
+    if fmt == "openai":
+        entries = [{**call.to_openai(), "id": f"call_{i}"} for i in range(count)]
+        return HostileAction("many-calls", name, {"role": "assistant", "content": None, "tool_calls": entries}, fmt,
+                             tool.name)
+    if fmt == "json":
+        one = {"name": call.name, "arguments": call.arguments}
+        return HostileAction("many-calls", name, json.dumps([one] * count), fmt, tool.name)
+    return HostileAction("many-calls", name, "\n".join([str(format_call(call, fmt))] * count), fmt, tool.name)
+
+
+@dataclass
+class HostileFailure:
+    """One hostile action an env did not survive.
+
+    Attributes:
+        action: The action.
+        problem: What went wrong (the exception, the time, the inconsistency).
+        seconds: How long its ``step`` took.
+    """
+
+    action: HostileAction
+    problem: str
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.action.describe()}: {self.problem} (step took {self.seconds:.2f} s)"
+
+
+def check_trajectory_consistency(env: gym.Env) -> None:
+    """Every assistant message of the running episode has its step, and the counts agree.
+
+    Args:
+        env: The env (its ``unwrapped.trajectory`` is read).
+
+    Raises:
+        ConformanceError: Saying how the record and the steps disagree.
+
+    Examples:
+        >>> import sys; sys.path.insert(0, "tests")
+        >>> from toy_envs import CapitalsEnv
+        >>> env = CapitalsEnv()
+        >>> _ = env.reset(seed=0); _ = env.step("hello")
+        >>> check_trajectory_consistency(env)
+        >>> env.unwrapped.trajectory.steps.clear()
+        >>> check_trajectory_consistency(env)
+        Traceback (most recent call last):
+        ...
+        agentgym.testing.ConformanceError: the trajectory has 1 assistant message(s) but 0 step(s)
+    """
+    inner = _agent_env(env)
+    trajectory = inner.trajectory
+    if trajectory is None:
+        raise ConformanceError("no trajectory after reset()")
+    assistant = [m for m in trajectory.messages if isinstance(m, Mapping) and m.get("role") == "assistant"]
+    if len(assistant) != len(trajectory.steps):
+        raise ConformanceError(
+            f"the trajectory has {len(assistant)} assistant message(s) but {len(trajectory.steps)} step(s)"
+        )
+    if len(trajectory.steps) != inner.turn:
+        raise ConformanceError(f"the trajectory has {len(trajectory.steps)} step(s), the env is at turn {inner.turn}")
+    for index, (message, step) in enumerate(zip(assistant, trajectory.steps, strict=True)):
+        if isinstance(step.action, str) and message.get("content") != step.action:
+            raise ConformanceError(f"assistant message {index + 1} is not the action of step {index + 1}")
+
+
+def check_hostile(
+    make_env: MakeEnv,
+    classes: Iterable[str] = HOSTILE_CLASSES,
+    *,
+    time_bound: float = DEFAULT_STEP_SECONDS,
+    per_class: int | None = 8,
+    seed: int = 0,
+    max_failures: int = 5,
+    long_run_chars: int = LONG_RUN_CHARS,
+    many_calls: int = MANY_CALLS,
+) -> None:
+    """Hostile completions never raise, never take longer than ``time_bound``, and keep the record whole.
+
+    Runs :func:`hostile_actions` (a seeded sample of ``per_class`` per class by default, so
+    ``agentgym check`` stays quick) and after every step checks: no exception escaped ``step``, it
+    returned within ``time_bound`` seconds, its output is valid (an observation in the space,
+    ``info["invalid_action"]`` a bool) and :func:`check_trajectory_consistency` holds.
+
+    Args:
+        make_env: Builds a fresh env.
+        classes: Which hostile classes (default all of :data:`HOSTILE_CLASSES`).
+        time_bound: The most seconds one ``step`` may take.
+        per_class: Actions drawn per class; ``None`` for every one.
+        seed: Seed of the draw and of the resets.
+        max_failures: Stop after this many failures.
+        long_run_chars: Length of the long runs.
+        many_calls: Calls in the many-calls completion.
+
+    Raises:
+        ConformanceError: Listing each failure: class, payload, tool, argument, format, the problem
+            and the seconds the step took.
+    """
+    env = make_env()
+    failures: list[HostileFailure] = []
+    try:
+        env.reset(seed=seed)
+        actions = hostile_actions(
+            env, classes, per_class=per_class, seed=seed, long_run_chars=long_run_chars, many_calls=many_calls
+        )
+        for hostile in actions:
+            problem, seconds, done = _hostile_step(env, hostile, time_bound)
+            if problem:
+                failures.append(HostileFailure(hostile, problem, seconds))
+                if len(failures) >= max_failures:
+                    break
+            if done:
+                env.reset()
+    finally:
+        env.close()
+    if failures:
+        stopped = " (stopped there)" if len(failures) >= max_failures else ""
+        raise ConformanceError(
+            f"{len(failures)} hostile action(s) broke the env{stopped}:\n" + "\n".join(f"  {f}" for f in failures)
+        )
+
+
+def _hostile_step(env: gym.Env, hostile: HostileAction, time_bound: float) -> tuple[str, float, bool]:
+    """Step once; return (the problem or "", seconds, whether to reset)."""
+    started = time.perf_counter()
+    try:
+        obs, reward, terminated, truncated, info = env.step(hostile.action)
+    except Exception as error:  # any exception escaping step is the failure being looked for
+        seconds = time.perf_counter() - started
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        raised = f"step raised {type(error).__name__}: {_abridge(str(error), 160)}"
+        return f"{raised} at {where.filename}:{where.lineno}", seconds, True
+    seconds = time.perf_counter() - started
+    problems = []
+    if seconds > time_bound:
+        problems.append(f"the step took longer than the {time_bound:g} s bound")
+    try:
+        _check_step_output(env, obs, reward, terminated, truncated, info, "step")
+        check_trajectory_consistency(env)
+    except ConformanceError as error:
+        problems.append(str(error))
+    return "; ".join(problems), seconds, terminated or truncated
 
 
 # --------------------------------------------------------------------------------------------------
