@@ -263,6 +263,7 @@ class _Payload:
     json_text: str  # inside JSON text (hermes, json, OpenAI argument strings)
     python_text: str  # inside a Python call
     raw_text: str  # as free text or inside react brackets
+    structured: bool = True  # also as a structured (dict) value; False where another payload has the same value
 
 
 def _nested(depth: int, leaf: Any, wrap: Callable[[Any], Any]) -> Any:
@@ -285,7 +286,7 @@ def _payloads(hostile_class: str, long_run_chars: int) -> list[_Payload]:
         payloads = []
         for name, text in strings.items():
             escaped = json.dumps(text)  # ASCII with \uXXXX escapes: plain text reaching a surrogate
-            payloads.append(_Payload(hostile_class, f"{name} (JSON escape)", text, escaped, escaped, escaped))
+            payloads.append(_Payload(hostile_class, f"{name} (JSON escape)", text, escaped, escaped, escaped, False))
             raw = json.dumps(text, ensure_ascii=False)
             payloads.append(_Payload(hostile_class, f"{name} (raw)", text, raw, raw, text))
         return payloads
@@ -432,7 +433,7 @@ def _hostile_slots(
                     if fmt == "react" and index > 0:
                         continue  # a react call carries its first argument only
                     slots.append(lambda p=payload, t=tool, a=argument, f=fmt: _in_argument(p, t, a, f))
-                    if fmt == "openai":
+                    if fmt == "openai" and payload.structured:
                         slots.append(lambda p=payload, t=tool, a=argument: _in_argument(p, t, a, "openai (structured)"))
         text = payload.raw_text
         slots.append(lambda p=payload, text=text: HostileAction(p.hostile_class, p.name, text, "text"))
@@ -620,7 +621,9 @@ def _hostile_step(env: gym.Env, hostile: HostileAction, time_bound: float) -> tu
     except Exception as error:  # any exception escaping step is the failure being looked for
         seconds = time.perf_counter() - started
         where = traceback.extract_tb(error.__traceback__)[-1]
-        raised = f"step raised {type(error).__name__}: {_abridge(str(error), 160)}"
+        text = " ".join(str(error).split())  # one line
+        text = text if len(text) <= 160 else text[:157] + "..."
+        raised = f"step raised {type(error).__name__}: {text}"
         return f"{raised} at {where.filename}:{where.lineno}", seconds, True
     seconds = time.perf_counter() - started
     problems = []
@@ -732,11 +735,13 @@ def check_termination(make_env: MakeEnv, script: Sequence[Any] | None = None) ->
         env.close()
 
 
-def check_garbage(make_env: MakeEnv, seed: int = 0) -> None:
-    """Garbage, malformed and hostile actions never raise; each yields a valid observation.
+def check_garbage(make_env: MakeEnv, seed: int = 0, time_bound: float = DEFAULT_STEP_SECONDS) -> None:
+    """Garbage, malformed and hostile actions never raise; each yields a valid observation in time.
 
     Empty text and unknown tools must be flagged ``invalid_action``; well-formed calls with
-    hostile argument values must reach the tools and come back as observations.
+    hostile argument values must reach the tools and come back as observations. Every step must
+    return within ``time_bound`` seconds and keep the trajectory consistent
+    (:func:`check_trajectory_consistency`).
 
     Raises:
         ConformanceError: Naming the action (abridged) that broke the env.
@@ -753,13 +758,18 @@ def check_garbage(make_env: MakeEnv, seed: int = 0) -> None:
         env.reset(seed=seed)
         for action in actions:
             label = _abridge(action)
+            started = time.perf_counter()
             try:
                 obs, reward, terminated, truncated, info = env.step(action)
             except Exception as error:
                 raise ConformanceError(
                     f"step({label}) raised {type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}"
                 ) from error
+            seconds = time.perf_counter() - started
+            if seconds > time_bound:
+                raise ConformanceError(f"step({label}) took {seconds:.2f} s, over the {time_bound:g} s bound")
             _check_step_output(env, obs, reward, terminated, truncated, info, f"step({label})")
+            check_trajectory_consistency(env)
             if isinstance(action, str) and action in must_be_invalid and not info["invalid_action"]:
                 raise ConformanceError(f"step({label}) was not flagged invalid_action")
             if terminated or truncated:
@@ -848,6 +858,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "determinism": check_determinism,
     "termination": check_termination,
     "garbage": check_garbage,
+    "hostile": check_hostile,
     "close": check_close,
     "oracle": check_oracle,
 }
@@ -896,8 +907,17 @@ class EnvConformance:
     """Pytest mixin: subclass it as ``Test...``, define :meth:`make_env`, and every check is a test.
 
     Override :meth:`oracle` to supply an oracle other than the env's ``oracle_action``, and
-    :meth:`action_script` for a scripted episode that reaches the env's end.
+    :meth:`action_script` for a scripted episode that reaches the env's end. Each hostile-input
+    class (:data:`HOSTILE_CLASSES`) is its own test; set :attr:`step_time_bound` and
+    :attr:`hostile_per_class` to tune them.
+
+    Attributes:
+        step_time_bound: The most seconds one ``step`` of a hostile test may take.
+        hostile_per_class: Hostile actions drawn per class; ``None`` runs every one.
     """
+
+    step_time_bound: float = DEFAULT_STEP_SECONDS
+    hostile_per_class: int | None = 24
 
     def make_env(self) -> gym.Env:
         """Build a fresh env (override)."""
@@ -926,6 +946,32 @@ class EnvConformance:
     def test_garbage_actions(self) -> None:
         """Garbage never raises."""
         check_garbage(self.make_env)
+
+    def test_hostile_invalid_unicode(self) -> None:
+        """Lone surrogates and other invalid Unicode, raw and through JSON escapes."""
+        self.check_hostile_class("invalid-unicode")
+
+    def test_hostile_huge_integers(self) -> None:
+        """Integers of 5,000 digits as structured values and as JSON text."""
+        self.check_hostile_class("huge-int")
+
+    def test_hostile_deep_json(self) -> None:
+        """JSON nested 10,000 deep."""
+        self.check_hostile_class("deep-json")
+
+    def test_hostile_long_runs(self) -> None:
+        """Long runs of the characters that trip regex backtracking, in every argument and the answer."""
+        self.check_hostile_class("long-run")
+
+    def test_hostile_many_calls(self) -> None:
+        """Hundreds of tool calls in one completion."""
+        self.check_hostile_class("many-calls")
+
+    def check_hostile_class(self, hostile_class: str) -> None:
+        """Run :func:`check_hostile` for one class with this test's time bound and sample size."""
+        check_hostile(
+            self.make_env, [hostile_class], time_bound=self.step_time_bound, per_class=self.hostile_per_class
+        )
 
     def test_close_releases_resources(self) -> None:
         """close() frees threads, processes and files."""

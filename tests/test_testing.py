@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import toy_envs
 from toy_envs import (
@@ -9,8 +11,13 @@ from toy_envs import (
     CapitalsEnv,
     EndlessEnv,
     FileLeakingEnv,
+    HugeIntEnv,
+    LongRunSleepEnv,
     NondeterministicEnv,
     RaisingEnv,
+    RecordDroppingEnv,
+    SlowCallsEnv,
+    SurrogateCrashEnv,
     ThreadLeakingEnv,
     WrongOracleEnv,
 )
@@ -104,3 +111,106 @@ def test_garbage_includes_the_hostile_classes_the_design_names():
     assert any(not a.isascii() for a in strings)  # random unicode
     assert any(isinstance(a, dict) for a in actions)  # malformed message dicts
     assert toy_envs.CAPITALS  # keep the import honest
+
+
+# ---- hostile inputs -----------------------------------------------------------------------------
+
+
+def test_hostile_actions_cover_every_argument_of_every_tool_in_every_format():
+    env = HugeIntEnv(tool_format="python")
+    actions = list(testing.hostile_actions(env, ["huge-int"]))
+    places = {(a.tool, a.argument, a.format) for a in actions}
+    for tool, argument in [("lookup", "country"), ("answer", "text"), ("page", "number")]:
+        for fmt in ["python", "openai", "openai (structured)"]:
+            assert (tool, argument, fmt) in places
+    assert (None, None, "text") in places  # free text and the <answer> block
+    assert any("<answer>" in a.action for a in actions if isinstance(a.action, str))
+
+
+def test_hostile_payloads_reach_the_tools_as_written():
+    env = CapitalsEnv()
+    by_name = {(a.name, a.format): a.action for a in testing.hostile_actions(env, ["invalid-unicode"]) if a.tool}
+    escaped = by_name[("lone high surrogate (JSON escape)", "hermes")]
+    assert escaped.isascii() and "\\ud800" in escaped  # plain ASCII that decodes to a surrogate
+    assert "\ud800" in by_name[("lone high surrogate (raw)", "hermes")]
+    structured = by_name[("lone high surrogate (raw)", "openai (structured)")]
+    assert "a\ud800b" in structured["tool_calls"][0]["function"]["arguments"].values()
+    huge = next(a for a in testing.hostile_actions(env, ["huge-int"]) if a.format == "hermes")
+    assert "1" + "0" * 4999 in huge.action
+    deep = next(a for a in testing.hostile_actions(CapitalsEnv(tool_format="json"), ["deep-json"]) if a.format == "json")
+    assert "[" * 10_000 in deep.action
+    runs = [a for a in testing.hostile_actions(env, ["long-run"]) if a.format == "text"]
+    assert {len(a.action) >= 150_000 for a in runs} == {True}
+    many = next(a for a in testing.hostile_actions(env, ["many-calls"]) if a.format == "hermes")
+    assert many.action.count("<tool_call>") == 500
+
+
+def test_a_sample_is_seeded_and_covers_every_class():
+    env = CapitalsEnv()
+    first = [a.describe() for a in testing.hostile_actions(env, per_class=3, seed=5)]
+    assert first == [a.describe() for a in testing.hostile_actions(env, per_class=3, seed=5)]
+    assert {a.split("]")[0][1:] for a in first} == set(testing.HOSTILE_CLASSES)
+
+
+def test_an_unknown_hostile_class_is_refused():
+    with pytest.raises(ValueError, match="unknown hostile class 'nope'"):
+        list(testing.hostile_actions(CapitalsEnv(), ["nope"]))
+
+
+@pytest.mark.parametrize("tool_format", ["hermes", "json", "python", "react"])
+def test_a_clean_env_survives_every_hostile_action(tool_format):
+    testing.check_hostile(lambda: CapitalsEnv(tool_format=tool_format, max_turns=6), per_class=None)
+
+
+def test_a_crash_on_a_surrogate_is_caught_and_named():
+    with pytest.raises(ConformanceError) as caught:
+        testing.check_hostile(SurrogateCrashEnv, ["invalid-unicode"], per_class=None)
+    message = str(caught.value)
+    assert re.search(
+        r"\[invalid-unicode\] lone high surrogate \(JSON escape\) \(tool 'lookup', argument 'country', hermes "
+        r"format\): step raised UnicodeEncodeError: .* at .*toy_envs.py:\d+ \(step took \d+\.\d\d s\)",
+        message,
+    ), message
+
+
+def test_a_stall_on_a_long_run_is_caught_with_its_seconds():
+    with pytest.raises(ConformanceError) as caught:
+        testing.check_hostile(SlowLongRun, ["long-run"], per_class=None, time_bound=0.2, max_failures=1)
+    message = str(caught.value)
+    assert re.search(
+        r"\[long-run\] 150,000 \w[\w ]* \(tool 'lookup', argument 'country', \w+ format\): the step took longer "
+        r"than the 0.2 s bound \(step took 0.[3-9]\d s\)",
+        message,
+    ), message
+    assert "(stopped there)" in message
+
+
+def test_a_raise_on_a_huge_integer_is_caught():
+    with pytest.raises(ConformanceError, match=r"\[huge-int\] .*argument 'number'.*step raised ValueError"):
+        testing.check_hostile(HugeIntEnv, ["huge-int"], per_class=None)
+
+
+def test_a_broken_trajectory_is_caught():
+    with pytest.raises(ConformanceError, match=r"\[long-run\] .*assistant message\(s\) but \d+ step\(s\)"):
+        testing.check_hostile(RecordDroppingEnv, ["long-run"], per_class=4)
+
+
+def test_many_slow_calls_in_one_completion_are_caught():
+    with pytest.raises(ConformanceError, match=r"\[many-calls\] 500 calls in one completion \(tool 'lookup'.*bound"):
+        testing.check_hostile(SlowCallsEnv, ["many-calls"], time_bound=0.5, max_failures=1)
+
+
+def test_the_time_bound_applies_to_garbage_too():
+    with pytest.raises(ConformanceError, match=r"over the 0.05 s bound"):
+        testing.check_garbage(SlowLongRun, time_bound=0.05)
+
+
+def test_run_checks_includes_the_hostile_check():
+    results = {r.name: r for r in testing.run_checks(SurrogateCrashEnv, checks={"hostile": testing.check_hostile})}
+    assert results["hostile"].passed is False and "UnicodeEncodeError" in results["hostile"].message
+
+
+class SlowLongRun(LongRunSleepEnv):
+    """The stalling env with a stall longer than the tests' bounds."""
+
+    stall_seconds = 0.35

@@ -201,3 +201,73 @@ class ProcessCapitalsEnv(SlowEnv):
 for _id, _entry in [("toy/Slow-v0", SlowEnv), ("toy/ProcessCapitals-v0", ProcessCapitalsEnv)]:
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_entry)
+
+
+# ---- envs that each fail one hostile-input class of the conformance suite -------------------------
+
+
+class SurrogateCrashEnv(CapitalsEnv):
+    """Its lookup tool encodes the country as UTF-8, which raises on a lone surrogate."""
+
+    def lookup(self, country: str) -> str:
+        """Look up a country's capital.
+
+        Args:
+            country: The country's English name.
+        """
+        country.encode("utf-8")
+        return super().lookup(country)
+
+
+class LongRunSleepEnv(CapitalsEnv):
+    """Its lookup tool stalls (sleeps) on an argument over 10,000 characters, as a backtracking regex would."""
+
+    stall_seconds = 0.3
+
+    def lookup(self, country: str) -> str:
+        """Look up a country's capital.
+
+        Args:
+            country: The country's English name.
+        """
+        if len(country) > 10_000:
+            time.sleep(self.stall_seconds)
+        return super().lookup(country)
+
+
+class HugeIntEnv(CapitalsEnv):
+    """Has a ``page`` tool that writes its integer with ``str``, which raises past 4,300 digits."""
+
+    def make_tools(self) -> list[Tool]:
+        return [*super().make_tools(), Tool.from_function(self.page)]
+
+    def page(self, number: int) -> str:
+        """Show a page of the atlas.
+
+        Args:
+            number: The page number.
+        """
+        return "page " + str(number)
+
+
+class RecordDroppingEnv(CapitalsEnv):
+    """Forgets the step of any action over 1,000 characters: its assistant message has no step."""
+
+    def step(self, action):
+        result = super().step(action)
+        if len(str(action)) > 1000:
+            self.trajectory.steps.pop()
+        return result
+
+
+class SlowCallsEnv(CapitalsEnv):
+    """Each lookup takes 2 ms: fine one at a time, 1 s for 500 calls in one completion."""
+
+    def lookup(self, country: str) -> str:
+        """Look up a country's capital.
+
+        Args:
+            country: The country's English name.
+        """
+        time.sleep(0.002)
+        return super().lookup(country)
