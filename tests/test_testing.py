@@ -137,7 +137,8 @@ def test_hostile_payloads_reach_the_tools_as_written():
     assert "a\ud800b" in structured["tool_calls"][0]["function"]["arguments"].values()
     huge = next(a for a in testing.hostile_actions(env, ["huge-int"]) if a.format == "hermes")
     assert "1" + "0" * 4999 in huge.action
-    deep = next(a for a in testing.hostile_actions(CapitalsEnv(tool_format="json"), ["deep-json"]) if a.format == "json")
+    json_env = CapitalsEnv(tool_format="json")
+    deep = next(a for a in testing.hostile_actions(json_env, ["deep-json"]) if a.format == "json")
     assert "[" * 10_000 in deep.action
     runs = [a for a in testing.hostile_actions(env, ["long-run"]) if a.format == "text"]
     assert {len(a.action) >= 150_000 for a in runs} == {True}
