@@ -14,9 +14,11 @@ and pytest runs every check as its own test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
 import threading
 import time
 import traceback
@@ -567,6 +569,7 @@ def check_hostile(
     max_failures: int = 5,
     long_run_chars: int = LONG_RUN_CHARS,
     many_calls: int = MANY_CALLS,
+    interrupt_after: float | None = None,
 ) -> None:
     """Hostile completions never raise, never take longer than ``time_bound``, and keep the record whole.
 
@@ -574,6 +577,10 @@ def check_hostile(
     ``agentgym check`` stays quick) and after every step checks: no exception escaped ``step``, it
     returned within ``time_bound`` seconds, its output is valid (an observation in the space,
     ``info["invalid_action"]`` a bool) and :func:`check_trajectory_consistency` holds.
+
+    A step that hangs (a backtracking regex can run for hours) is interrupted after
+    ``interrupt_after`` seconds by a ``SIGALRM`` (on the main thread of a POSIX process; elsewhere
+    the check waits), reported, and the env is rebuilt for the next action.
 
     Args:
         make_env: Builds a fresh env.
@@ -584,11 +591,13 @@ def check_hostile(
         max_failures: Stop after this many failures.
         long_run_chars: Length of the long runs.
         many_calls: Calls in the many-calls completion.
+        interrupt_after: Interrupt a step after this many seconds; default ``2 * time_bound + 1``.
 
     Raises:
         ConformanceError: Listing each failure: class, payload, tool, argument, format, the problem
             and the seconds the step took.
     """
+    limit = interrupt_after if interrupt_after is not None else 2 * time_bound + 1
     env = make_env()
     failures: list[HostileFailure] = []
     try:
@@ -597,12 +606,16 @@ def check_hostile(
             env, classes, per_class=per_class, seed=seed, long_run_chars=long_run_chars, many_calls=many_calls
         )
         for hostile in actions:
-            problem, seconds, done = _hostile_step(env, hostile, time_bound)
+            problem, seconds, done = _hostile_step(env, hostile, time_bound, limit)
             if problem:
                 failures.append(HostileFailure(hostile, problem, seconds))
                 if len(failures) >= max_failures:
                     break
-            if done:
+            if problem.startswith(_INTERRUPTED):  # the env stopped mid-step: start afresh
+                env.close()
+                env = make_env()
+                env.reset(seed=seed)
+            elif done:
                 env.reset()
     finally:
         env.close()
@@ -613,11 +626,43 @@ def check_hostile(
         )
 
 
-def _hostile_step(env: gym.Env, hostile: HostileAction, time_bound: float) -> tuple[str, float, bool]:
+_INTERRUPTED = "the step did not return within"
+
+
+class _StepInterrupted(BaseException):
+    """Raised by the alarm into a step that runs too long (a BaseException, so the env's handlers miss it)."""
+
+
+@contextlib.contextmanager
+def _interrupt_after(seconds: float) -> Iterator[None]:
+    """Raise :class:`_StepInterrupted` in this thread after ``seconds`` (main thread, POSIX only; else no-op)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise _StepInterrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _hostile_step(
+    env: gym.Env, hostile: HostileAction, time_bound: float, interrupt_after: float
+) -> tuple[str, float, bool]:
     """Step once; return (the problem or "", seconds, whether to reset)."""
     started = time.perf_counter()
     try:
-        obs, reward, terminated, truncated, info = env.step(hostile.action)
+        with _interrupt_after(interrupt_after):
+            obs, reward, terminated, truncated, info = env.step(hostile.action)
+    except _StepInterrupted:
+        seconds = time.perf_counter() - started
+        return f"{_INTERRUPTED} {interrupt_after:g} s and was interrupted (bound {time_bound:g} s)", seconds, True
     except Exception as error:  # any exception escaping step is the failure being looked for
         seconds = time.perf_counter() - started
         where = traceback.extract_tb(error.__traceback__)[-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import toy_envs
@@ -215,3 +216,14 @@ class SlowLongRun(LongRunSleepEnv):
     """The stalling env with a stall longer than the tests' bounds."""
 
     stall_seconds = 0.35
+
+
+def test_a_hanging_step_is_interrupted_and_the_check_goes_on():
+    class Hanging(LongRunSleepEnv):
+        stall_seconds = 60
+
+    started = time.perf_counter()
+    with pytest.raises(ConformanceError) as caught:
+        testing.check_hostile(Hanging, ["long-run"], per_class=3, time_bound=0.1, interrupt_after=0.5, seed=1)
+    assert time.perf_counter() - started < 10
+    assert "did not return within 0.5 s and was interrupted" in str(caught.value)
