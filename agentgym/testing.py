@@ -25,6 +25,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -409,24 +410,42 @@ def hostile_actions(
             raise ValueError(f"unknown hostile class {hostile_class!r}; the classes are {', '.join(HOSTILE_CLASSES)}")
         slots = _hostile_slots(inner, hostile_class, long_run_chars, many_calls)
         if per_class is not None and len(slots) > per_class:
-            picked = sorted(rng.choice(len(slots), size=per_class, replace=False))
-            slots = [slots[int(i)] for i in picked]
-        for build in slots:
+            slots = _spread_sample(slots, per_class, rng)
+        for _, build in slots:
             yield build()
 
 
-def _hostile_slots(
-    env: AgentEnv, hostile_class: str, long_run_chars: int, many_calls: int
-) -> list[Callable[[], HostileAction]]:
-    """Cheap builders of every action of one class (so a sample builds only what it uses)."""
+def _spread_sample(slots: list[_Slot], size: int, rng: np.random.Generator) -> list[_Slot]:
+    """``size`` slots drawn round-robin over their places (tool, argument, format), in generation order.
+
+    A sample as large as the number of places reaches every one.
+    """
+    places: dict[tuple[Any, ...], list[int]] = {}
+    for index, (place, _) in enumerate(slots):
+        places.setdefault(place, []).append(index)
+    queues = [list(rng.permutation(indices)) for indices in places.values()]
+    picked: list[int] = []
+    while len(picked) < size:
+        for queue in queues:
+            if queue and len(picked) < size:
+                picked.append(int(queue.pop()))
+    return [slots[i] for i in sorted(picked)]
+
+
+#: A place (tool, argument, format) and a cheap builder of the action there.
+_Slot = tuple[tuple[Any, ...], Callable[[], HostileAction]]
+
+
+def _hostile_slots(env: AgentEnv, hostile_class: str, long_run_chars: int, many_calls: int) -> list[_Slot]:
+    """Every action of one class, as builders (so a sample builds only what it uses)."""
     formats = tool_formats(env)
-    slots: list[Callable[[], HostileAction]] = []
+    slots: list[_Slot] = []
     if hostile_class == "many-calls":
         for tool in env.tools.values():
             if tool.final:
                 continue  # a final call ends the episode at the first one
             for fmt in formats:
-                slots.append(lambda tool=tool, fmt=fmt: _many_calls(tool, fmt, many_calls))
+                slots.append(((tool.name, fmt), lambda tool=tool, fmt=fmt: _many_calls(tool, fmt, many_calls)))
         return slots
     for payload in _payloads(hostile_class, long_run_chars):
         for tool in env.tools.values():
@@ -434,21 +453,17 @@ def _hostile_slots(
                 for fmt in formats:
                     if fmt == "react" and index > 0:
                         continue  # a react call carries its first argument only
-                    slots.append(lambda p=payload, t=tool, a=argument, f=fmt: _in_argument(p, t, a, f))
+                    slots.append(((tool.name, argument, fmt), partial(_in_argument, payload, tool, argument, fmt)))
                     if fmt == "openai" and payload.structured:
-                        slots.append(lambda p=payload, t=tool, a=argument: _in_argument(p, t, a, "openai (structured)"))
-        text = payload.raw_text
-        slots.append(lambda p=payload, text=text: HostileAction(p.hostile_class, p.name, text, "text"))
-        slots.append(
-            lambda p=payload, text=text: HostileAction(
-                p.hostile_class, p.name + " in an <answer> block", f"<answer>{text}</answer>", "text"
-            )
-        )
-        slots.append(
-            lambda p=payload, text=text: HostileAction(
-                p.hostile_class, p.name + " as the message content", {"role": "assistant", "content": text}, "openai"
-            )
-        )
+                        structured = "openai (structured)"
+                        build = partial(_in_argument, payload, tool, argument, structured)
+                        slots.append(((tool.name, argument, structured), build))
+        text, name, kind = payload.raw_text, payload.name, payload.hostile_class
+        slots.append((("text",), partial(HostileAction, kind, name, text, "text")))
+        answer = f"<answer>{text}</answer>"
+        slots.append((("answer",), partial(HostileAction, kind, name + " in an <answer> block", answer, "text")))
+        message = {"role": "assistant", "content": text}
+        slots.append((("content",), partial(HostileAction, kind, name + " as the message content", message, "openai")))
     return slots
 
 

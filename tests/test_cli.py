@@ -24,9 +24,9 @@ def test_list_shows_agentgym_envs_with_descriptions(capsys):
 def test_check_passes_a_conforming_env(capsys):
     assert main(["check", "toy_envs:toy/Capitals-v0"]) == 0
     out = capsys.readouterr().out
-    for name in ("gymnasium", "determinism", "termination", "garbage", "close", "oracle"):
+    for name in ("gymnasium", "determinism", "termination", "garbage", "hostile", "close", "oracle"):
         assert f"PASS    {name}" in out
-    assert "toy/Capitals-v0: 6 passed, 0 failed, 0 not run" in out
+    assert "toy/Capitals-v0: 7 passed, 0 failed, 0 not run" in out
 
 
 def test_check_fails_a_broken_env_with_exit_1(capsys):

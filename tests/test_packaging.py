@@ -105,7 +105,7 @@ def test_wheel_works_in_a_fresh_venv_outside_the_repo(wheel, tmp_path):
     for env_id in agentgym.ENVIRONMENTS:
         assert env_id in listing
     check = run(cli, "check", "echo_env:agentgym/Echo-v0")
-    assert "agentgym/Echo-v0: 6 passed, 0 failed, 0 not run" in check
+    assert "agentgym/Echo-v0: 7 passed, 0 failed, 0 not run" in check
     ids = json.dumps(list(agentgym.ENVIRONMENTS))
     made = run(
         python,

@@ -108,7 +108,7 @@ def test_a_standalone_env_passes_its_own_tests_and_agentgym_check(tmp_path, caps
     assert re.search(r"\b1[0-9] passed\b", tests.stdout) and "failed" not in tests.stdout, tests.stdout
     check = python("-m", "agentgym.cli", "check", "my_env:agentgym/MyEnv-v0", cwd=project)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "agentgym/MyEnv-v0: 6 passed, 0 failed, 0 not run" in check.stdout
+    assert "agentgym/MyEnv-v0: 7 passed, 0 failed, 0 not run" in check.stdout
     listing = python("-m", "agentgym.cli", "list", "--import", "my_env", cwd=project)
     assert re.search(r"agentgym/MyEnv-v0 +Look up item stock counts", listing.stdout), listing.stdout + listing.stderr
 

