@@ -644,19 +644,35 @@ def check_hostile(
 _INTERRUPTED = "the step did not return within"
 
 
-class _StepInterrupted(BaseException):
-    """Raised by the alarm into a step that runs too long (a BaseException, so the env's handlers miss it)."""
+class StepInterrupted(BaseException):
+    """Raised by :func:`deadline` into code that ran past it.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), so an env's ``except Exception`` cannot swallow it.
+    """
 
 
 @contextlib.contextmanager
-def _interrupt_after(seconds: float) -> Iterator[None]:
-    """Raise :class:`_StepInterrupted` in this thread after ``seconds`` (main thread, POSIX only; else no-op)."""
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`StepInterrupted` in the block if it runs longer than ``seconds``.
+
+    Uses ``SIGALRM``, which also stops a backtracking regex. Works on the main thread of a POSIX
+    process; elsewhere the block runs without a deadline.
+
+    Examples:
+        >>> import time
+        >>> try:
+        ...     with deadline(0.05):
+        ...         time.sleep(1)
+        ... except StepInterrupted:
+        ...     print("interrupted")
+        interrupted
+    """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise _StepInterrupted
+        raise StepInterrupted(f"ran past its {seconds:g} s deadline")
 
     previous = signal.signal(signal.SIGALRM, interrupt)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -673,9 +689,9 @@ def _hostile_step(
     """Step once; return (the problem or "", seconds, whether to reset)."""
     started = time.perf_counter()
     try:
-        with _interrupt_after(interrupt_after):
+        with deadline(interrupt_after):
             obs, reward, terminated, truncated, info = env.step(hostile.action)
-    except _StepInterrupted:
+    except StepInterrupted:
         seconds = time.perf_counter() - started
         return f"{_INTERRUPTED} {interrupt_after:g} s and was interrupted (bound {time_bound:g} s)", seconds, True
     except Exception as error:  # any exception escaping step is the failure being looked for

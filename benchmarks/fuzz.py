@@ -120,26 +120,41 @@ class Garbage:
         return source, mutate(rng, rng.choice(self.valid)) if self.valid else random_text(rng, 100)
 
 
+def step(env: gym.Env, action, limit: float) -> tuple[str, float, bool]:
+    """Step once under a deadline; return (what went wrong or "", seconds, whether the episode is over)."""
+    started = time.perf_counter()
+    try:
+        with testing.deadline(limit):
+            *_, terminated, truncated, _ = env.step(action)
+    except testing.StepInterrupted:
+        return "hung", time.perf_counter() - started, True
+    except Exception as error:  # a crash is what the benchmark counts
+        return type(error).__name__, time.perf_counter() - started, True
+    return "", time.perf_counter() - started, terminated or truncated
+
+
 def fuzz(env_id: str, completions: int, episodes: int, time_bound: float, seed: int) -> None:
     """Run both parts on one env and print its table."""
+    limit = 2 * time_bound + 1  # a step still running then is interrupted (and the env rebuilt)
     env = gym.make(env_id)
     garbage = Garbage(env, seed)
     crashes: Counter[str] = Counter()
-    over, slowest, slowest_source = 0, 0.0, ""
+    over = hung = 0
+    slowest, slowest_source = 0.0, ""
     env.reset(seed=seed)
     for _ in range(completions):
         source, action = garbage.draw()
-        started = time.perf_counter()
-        try:
-            *_, terminated, truncated, _ = env.step(action)
-        except Exception as error:  # a crash is what the benchmark counts
-            crashes[f"{type(error).__name__} ({source})"] += 1
-            terminated = True
-        seconds = time.perf_counter() - started
+        problem, seconds, done = step(env, action, limit)
         over += seconds > time_bound
+        if problem == "hung":
+            hung += 1
+            env.close()
+            env = gym.make(env_id)
+        elif problem:
+            crashes[f"{problem} ({source})"] += 1
         if seconds > slowest:
             slowest, slowest_source = seconds, source
-        if terminated or truncated:
+        if done:
             env.reset()
 
     warm_up = max(1, episodes // 10)
@@ -148,11 +163,10 @@ def fuzz(env_id: str, completions: int, episodes: int, time_bound: float, seed: 
         env.reset(seed=seed + episode)
         done = False
         while not done:
-            try:
-                *_, terminated, truncated, _ = env.step(garbage.draw()[1])
-            except Exception:  # counted above; here only memory matters
-                terminated = True
-            done = terminated or truncated
+            problem, _, done = step(env, garbage.draw()[1], limit)  # counted above; here only memory matters
+            if problem == "hung":
+                env.close()
+                env = gym.make(env_id)
         if episode + 1 == warm_up:
             gc.collect()
             rss_warm = rss_mib()
@@ -166,6 +180,7 @@ def fuzz(env_id: str, completions: int, episodes: int, time_bound: float, seed: 
             ("garbage completions", f"{completions:,}"),
             ("crashes (an exception out of step)", f"{sum(crashes.values()):,}"),
             (f"steps over the {time_bound:g} s bound", f"{over:,}"),
+            (f"  of which hung (interrupted at {limit:g} s)", f"{hung:,}"),
             ("slowest step", f"{slowest * 1000:,.1f} ms ({slowest_source})"),
             (f"RSS after warm-up ({warm_up:,} episodes)", f"{rss_warm:,.0f} MiB"),
             (f"RSS after {episodes:,} episodes", f"{rss_end:,.0f} MiB"),
@@ -185,7 +200,7 @@ def main() -> None:
     parser.add_argument("--time-bound", type=float, default=testing.DEFAULT_STEP_SECONDS, help="seconds per step")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    logging.disable(logging.WARNING)  # the envs log each malformed action they recover from
+    logging.disable(logging.ERROR)  # the envs log each malformed action they recover from
     for env_id in args.envs:
         fuzz(env_id, args.completions, args.episodes, args.time_bound, args.seed)
 
