@@ -10,6 +10,16 @@ prints these). In a test module, subclass :class:`EnvConformance`::
             return gymnasium.make("agentgym/MyEnv-v0")
 
 and pytest runs every check as its own test.
+
+The hostile-input classes (:data:`HOSTILE_CLASSES`: invalid Unicode, huge integers, deep JSON, long
+runs of the characters that trip regex backtracking, many calls in one completion) are reusable on
+their own: :func:`hostile_actions` yields named :class:`HostileAction` values for any env (every
+argument of every tool, every tool-call format it reads, free text and the final answer), and
+:func:`check_hostile` steps them under a per-step time bound and checks the trajectory stays whole
+(:func:`check_trajectory_consistency`)::
+
+    for hostile in hostile_actions(env, ["long-run"], per_class=10):
+        env.step(hostile.action)  # hostile.describe() says what and where
 """
 
 from __future__ import annotations
