@@ -50,10 +50,17 @@ def random_json(rng: random.Random, depth: int = 0):
 
 
 def random_text(rng: random.Random, length: int) -> str:
-    """Random code points: mostly printable ASCII, some anywhere in Unicode (surrogates included)."""
-    return "".join(
-        chr(rng.randint(0x20, 0x7E)) if rng.random() < 0.7 else chr(rng.randint(0, 0x10FFFF)) for _ in range(length)
-    )
+    """Random code points: mostly printable ASCII, some anywhere in Unicode, a few lone surrogates."""
+    chars = []
+    for _ in range(length):
+        roll = rng.random()
+        if roll < 0.7:
+            chars.append(chr(rng.randint(0x20, 0x7E)))
+        elif roll < 0.97:
+            chars.append(chr(rng.randint(0, 0x10FFFF)))
+        else:
+            chars.append(chr(rng.randint(0xD800, 0xDFFF)))
+    return "".join(chars)
 
 
 def random_bytes_text(rng: random.Random, length: int) -> str:
@@ -90,6 +97,7 @@ class Garbage:
         inner = env.unwrapped
         self.format = inner.tool_format
         self.names = list(inner.tools)
+        self.parameters = {name: list(tool.parameters.get("properties", {})) for name, tool in inner.tools.items()}
         self.fixed = list(testing.hostile_actions(env, seed=seed)) + testing.garbage_actions(env, seed)
         self.valid = [a for a in testing.fuzzed_tool_calls(env, seed, per_tool=4) if isinstance(a, str)]
         self.sources = ["fixed", "bytes", "text", "json", "tool", "mutated"]
@@ -111,8 +119,11 @@ class Garbage:
             return source, json.dumps(random_json(rng), ensure_ascii=rng.random() < 0.5)
         if source == "tool":
             name = rng.choice(self.names) if rng.random() < 0.7 else random_text(rng, rng.randint(0, 12))
-            arguments = random_json(rng, 2)
-            arguments = arguments if isinstance(arguments, dict) else {"x": arguments}
+            if name in self.parameters and rng.random() < 0.7:  # the tool's own argument names, random values
+                arguments = {key: random_json(rng, 2) for key in self.parameters[name]}
+            else:
+                arguments = random_json(rng, 2)
+                arguments = arguments if isinstance(arguments, dict) else {"x": arguments}
             try:
                 return source, format_call(ToolCall(name, arguments), self.format)
             except ValueError:  # a name or key the format cannot write
