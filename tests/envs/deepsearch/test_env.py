@@ -46,6 +46,14 @@ class TestDeepSearchConforms(EnvConformance):
     def test_hostile_huge_integers(self):
         super().test_hostile_huge_integers()
 
+    @pytest.mark.xfail(
+        strict=False,
+        reason="fixed on branch conv: 500 find (or open) calls in one completion take 2-9 s, near or over the 5 s "
+        "bound on a loaded machine: no cap on tool calls per turn (issue 12 item 4)",
+    )
+    def test_hostile_many_calls(self):
+        super().test_hostile_many_calls()
+
 
 def test_the_oracle_solves_every_test_task():
     tasks = DeepSearchEnv(split="test").tasks
