@@ -503,7 +503,7 @@ def _parse_line(raw: bytes, first: bool) -> Trajectory:
     try:
         # A byte-order mark can only start a file (editors on Windows add one).
         data = json.loads(raw.decode("utf-8-sig" if first else "utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+    except (ValueError, RecursionError) as error:  # ValueError: bad UTF-8 or JSON, an integer too long for str()
         reason = _json_error(error)
         if not raw.endswith(b"\n"):
             reason += " (the line is cut short: was its writer interrupted?)"
@@ -517,6 +517,8 @@ def _json_error(error: Exception) -> str:
     if isinstance(error, json.JSONDecodeError):
         # The position within the record: error.colno would count from the newline that ends it.
         return f"invalid JSON: {error.msg} (column {error.pos + 1})"
+    if isinstance(error, ValueError):
+        return f"invalid JSON: {error}"
     return "invalid JSON: nested too deeply"
 
 

@@ -10,8 +10,8 @@ import pytest
 import toy_envs  # noqa: F401  (registers toy/Capitals-v0)
 
 from agentgym import importers
-from agentgym.policies.random import RandomPolicy
 from agentgym.cli import score as score_command
+from agentgym.policies.random import RandomPolicy
 from agentgym.scoring import Scorer, score_files
 from agentgym.trajectory import Trajectory, TrajectoryError
 

@@ -15,9 +15,9 @@ import pytest
 import toy_envs  # noqa: F401  (registers toy/Capitals-v0)
 
 import agentgym
+from agentgym.cli import score as score_command
 from agentgym.policies.random import RandomPolicy
 from agentgym.rewards.base import RewardResult
-from agentgym.cli import score as score_command
 from agentgym.scoring import LOOP_LENGTH, Scored, ScoreError, Scorer, Summary, parse_reward, score_files
 from agentgym.trajectory import Step, Trajectory, TrajectoryError, TrajectoryWriter, write_trajectories
 

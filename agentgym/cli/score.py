@@ -147,7 +147,12 @@ def run(args: argparse.Namespace) -> int:
     workers = _auto_workers(args.files) if args.workers is None else args.workers or (os.cpu_count() or 1)
     # A lone surrogate (kept by the trajectory writer) has no UTF-8 form: inside a JSON string,
     # backslashreplace writes it as the JSON escape "\udXXX", which reads back as the same text.
-    output = open(args.output, "w", encoding="utf-8", errors="backslashreplace") if args.output else None
+    try:
+        output = open(args.output, "w", encoding="utf-8", errors="backslashreplace") if args.output else None
+    except OSError as error:
+        scorer.close()
+        print(f"error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return 2
     items = score_files(
         args.files, scorer, workers=workers, empty_files=summary.empty_files, config=config, fast_gc=True
     )
