@@ -223,13 +223,14 @@ class DifficultyLookup:
         enabled: ``False`` skips rebuilding (every lookup gives ``None``).
         max_envs: Most task sets kept.
         trust: What a record may make the rebuild import and build (:class:`~agentgym.trust.Trust`);
-            by default nothing is imported for it and only cheap kwargs are accepted.
+            by default, as for :class:`~agentgym.scoring.Scorer`, a record imports nothing but its
+            kwargs are accepted (``agentgym report`` passes the trust its options give).
     """
 
     def __init__(self, enabled: bool = True, max_envs: int = 16, trust: Trust | None = None) -> None:
         self.enabled = enabled
         self.max_envs = max_envs
-        self.trust = trust or Trust()
+        self.trust = trust or Trust.library_default()
         self._tasks: dict[str, Any] = {}
         self.problems: dict[str, str] = {}
 

@@ -27,8 +27,10 @@ import sys
 from collections.abc import Sequence
 
 import agentgym
+from agentgym import env_id_hint  # noqa: F401  (its former home; it belongs to the library now)
 from agentgym.cli import check, new, report, rollout, score
 from agentgym.cli import list as list_command
+from agentgym.cli.options import json_object  # noqa: F401  (its former home)
 
 __all__ = ["build_parser", "main"]
 
