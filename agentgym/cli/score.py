@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentgym import importers
-from agentgym.cli.options import add_import, add_trust, import_all, json_object, split_env_id, trust
+from agentgym.cli.options import add_import, add_trust, import_all, json_object, trust
 from agentgym.scoring.files import score_files
 from agentgym.scoring.scorer import Scored, Scorer
 from agentgym.scoring.specs import DEFAULT_DESCRIPTION, REWARDS, ScoreError
@@ -123,20 +123,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {name}: {problem}", file=sys.stderr)
             return 2
     env_kwargs = args.env_kwargs
-    modules = list(args.imports)
-    module = split_env_id(args.env)[0] if args.env else None
-    if not import_all(modules):
+    if not import_all(args.imports):
         return 2
-    if module is not None:
-        modules.append(module)
-    config = {
+    config = {  # the Scorer imports the MODULE of --env MODULE:ID and lets records use it
         "reward": args.reward,
         "judge": args.judge,
         "env_id": args.env,
         "env_kwargs": env_kwargs,
         "input_format": None if args.input_format == "auto" else args.input_format,
         "success_threshold": args.success_threshold,
-        "trust": trust(args, modules, env_kwargs),
+        "trust": trust(args, args.imports, env_kwargs),
     }
     try:
         scorer = Scorer(**config)
