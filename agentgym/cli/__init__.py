@@ -4,16 +4,16 @@ Each subcommand module has ``register(subparsers)``, which adds its parser, and 
 which returns the exit status; :func:`main` wires them together. The library never imports this
 package (a test checks it): the commands call the library, not the other way round.
 
-=========  ==========================  ===============================================
-command    module                      library it drives
-=========  ==========================  ===============================================
-list       :mod:`agentgym.cli.list`    the Gymnasium registry
-check      :mod:`agentgym.cli.check`   :mod:`agentgym.testing`
-rollout    :mod:`agentgym.cli.rollout` :mod:`agentgym.runner`
-score      :mod:`agentgym.cli.score`   :mod:`agentgym.scoring`
-report     :mod:`agentgym.cli.report`  :mod:`agentgym.report`
-new        :mod:`agentgym.cli.new`     :mod:`agentgym.template`
-=========  ==========================  ===============================================
+=========  =====================  ========================
+command    module                 library it drives
+=========  =====================  ========================
+list       :mod:`.list_envs`      the Gymnasium registry
+check      :mod:`.check`          :mod:`agentgym.testing`
+rollout    :mod:`.rollout`        :mod:`agentgym.runner`
+score      :mod:`.score`          :mod:`agentgym.scoring`
+report     :mod:`.report`         :mod:`agentgym.report`
+new        :mod:`.new`            :mod:`agentgym.template`
+=========  =====================  ========================
 
 Every subcommand takes ``--import MODULE`` (modules that register more envs), and an env id may
 be given as ``MODULE:ID`` (MODULE is imported first).
@@ -28,14 +28,13 @@ from collections.abc import Sequence
 
 import agentgym
 from agentgym import env_id_hint  # noqa: F401  (its former home; it belongs to the library now)
-from agentgym.cli import check, new, report, rollout, score
-from agentgym.cli import list as list_command
+from agentgym.cli import check, list_envs, new, report, rollout, score
 from agentgym.cli.options import json_object  # noqa: F401  (its former home)
 
 __all__ = ["build_parser", "main"]
 
 #: The subcommand modules, in the order ``--help`` lists them.
-COMMANDS = (list_command, check, rollout, score, report, new)
+COMMANDS = (list_envs, check, rollout, score, report, new)
 
 
 def build_parser() -> argparse.ArgumentParser:

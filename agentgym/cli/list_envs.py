@@ -1,4 +1,4 @@
-"""``agentgym list``: the registered environments, one line each."""
+"""``agentgym list``: the registered environments, one line each (not ``list.py``: that would shadow ``list``)."""
 
 from __future__ import annotations
 
