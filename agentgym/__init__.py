@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AgentEnv",
     "env_class",
+    "env_id_hint",
     "import_modules",
     "ENVIRONMENTS",
     "Step",
@@ -87,3 +88,27 @@ def env_class(env_id: str) -> type:
         return entry_point
     module_name, _, attr = entry_point.partition(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def env_id_hint(env_id: str) -> str:
+    """A hint for an id that is not registered: the closest registered ids, or how to list them.
+
+    Names are compared without the shared namespace, so ``agentgym/`` alone does not make two ids close.
+
+    Args:
+        env_id: The id that is not registered.
+
+    Returns:
+        A sentence to append to an "unknown env" message (it starts with a space).
+
+    Examples:
+        >>> env_id_hint("agentgym/DeepSerch-v0")
+        " Did you mean 'agentgym/DeepSearch-v0'?"
+    """
+    from agentgym.tools import did_you_mean
+
+    namespace = str(env_id).rpartition("/")[0]
+    same_namespace = [known for known in gymnasium.registry if known.rpartition("/")[0] == namespace]
+    hint = did_you_mean(env_id, same_namespace, key=lambda name: name.rpartition("/")[2].lower()) if namespace else ""
+    return hint or did_you_mean(env_id, gymnasium.registry) or " Run 'agentgym list' to see the registered envs."
+

@@ -31,7 +31,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, SupportsFloat
+from typing import Any, ClassVar, Literal, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -266,6 +266,16 @@ _SAMPLE_ALPHABET = (
 INVALID_ACTION_HINT = "Your last message could not be used: {error}"
 
 
+def any_value(value: Any) -> bool:
+    """The check of :attr:`AgentEnv.record_kwargs` for a kwarg whose every value is cheap to build.
+
+    Examples:
+        >>> any_value(10**6)
+        True
+    """
+    return True
+
+
 class AgentEnv(gym.Env[str, str]):
     """Base class of every agentgym environment: a multi-turn, tool-using conversation.
 
@@ -293,6 +303,15 @@ class AgentEnv(gym.Env[str, str]):
 
     # render_fps only quiets a Gymnasium checker warning: text envs render on demand.
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 1}
+
+    #: The constructor kwargs a trajectory file may ask for when ``agentgym score`` or ``report``
+    #: rebuilds the env (:mod:`agentgym.trust`), each with a check that its value costs bounded work
+    #: (:func:`any_value` for options that build no data: turn limits, formats, display sizes). A family
+    #: adds its own; other kwargs (a data path, an unbounded world size) need ``--trust-kwargs``.
+    record_kwargs: ClassVar[Mapping[str, Callable[[Any], bool]]] = dict.fromkeys(
+        ("split", "max_turns", "tool_format", "max_calls_per_turn", "max_observation_chars", "render_mode"),
+        any_value,
+    )
 
     #: Completions longer than this are rejected as invalid actions.
     max_action_chars: int = 1 << 20
@@ -416,6 +435,7 @@ class AgentEnv(gym.Env[str, str]):
             env_id=spec.id if spec is not None else f"{type(self).__module__}:{type(self).__name__}",
             task_id=task.id,
             env_kwargs=dict(spec.kwargs) if spec is not None else {},
+            env_module=type(self).__module__,  # importing it registers the id again (agentgym.trust)
             seed=seed,
             messages=list(messages),
         )

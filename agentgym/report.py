@@ -23,16 +23,12 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import html
-import importlib
 import json
 import math
-import os
 import random
 import re
-import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -40,6 +36,7 @@ from typing import Any
 import agentgym
 from agentgym.scoring.summary import Stats
 from agentgym.trajectory import Trajectory, TrajectoryError, read_trajectories
+from agentgym.trust import Trust
 
 __all__ = [
     "DifficultyLookup",
@@ -49,10 +46,8 @@ __all__ = [
     "ReportData",
     "is_success",
     "nice_ticks",
-    "register_report",
     "render_conversation",
     "render_html",
-    "run_report",
     "write_report",
 ]
 
@@ -227,11 +222,15 @@ class DifficultyLookup:
     Args:
         enabled: ``False`` skips rebuilding (every lookup gives ``None``).
         max_envs: Most task sets kept.
+        trust: What a record may make the rebuild import and build (:class:`~agentgym.trust.Trust`);
+            by default, as for :class:`~agentgym.scoring.Scorer`, a record imports nothing but its
+            kwargs are accepted (``agentgym report`` passes the trust its options give).
     """
 
-    def __init__(self, enabled: bool = True, max_envs: int = 16) -> None:
+    def __init__(self, enabled: bool = True, max_envs: int = 16, trust: Trust | None = None) -> None:
         self.enabled = enabled
         self.max_envs = max_envs
+        self.trust = trust or Trust.library_default()
         self._tasks: dict[str, Any] = {}
         self.problems: dict[str, str] = {}
 
@@ -263,9 +262,11 @@ class DifficultyLookup:
         import gymnasium as gym
 
         try:
+            env_id = self.trust.env_id(trajectory.env_id, trajectory.env_module)
+            self.trust.check_kwargs(env_id, trajectory.env_kwargs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                env = gym.make(trajectory.env_id, **trajectory.env_kwargs)
+                env = gym.make(env_id, **trajectory.env_kwargs)
             try:
                 return env.unwrapped.all_tasks
             finally:
@@ -968,6 +969,7 @@ def write_report(
     skip_invalid: bool = False,
     rebuild: bool = True,
     success_threshold: float = 1.0,
+    trust: Trust | None = None,
 ) -> ReportData:
     """Read trajectory files (streaming) and write the HTML report.
 
@@ -979,6 +981,7 @@ def write_report(
         skip_invalid: Go on past malformed lines (they are listed in the report).
         rebuild: Rebuild envs to find each task's difficulty.
         success_threshold: The lowest return that counts as a success.
+        trust: What records may make the rebuild import and build (see :class:`DifficultyLookup`).
 
     Returns:
         The aggregates the page was made from.
@@ -989,14 +992,16 @@ def write_report(
     """
     paths = list(paths)
     errors = _FirstErrors()
-    data = ReportData(top=top, difficulty=DifficultyLookup(enabled=rebuild), success_threshold=success_threshold)
+    difficulty = DifficultyLookup(enabled=rebuild, trust=trust)
+    data = ReportData(top=top, difficulty=difficulty, success_threshold=success_threshold)
     for trajectory in read_trajectories(paths, skip_invalid=skip_invalid, errors=errors):
         data.add(trajectory)
     if not data.count:
         extra = f" ({errors.count:,} malformed lines skipped)" if errors.count else ""
         raise NoTrajectories(f"no trajectories in {', '.join(paths)}{extra}")
     page = render_html(data, title=title, sources=paths, skipped=errors.count, skipped_errors=errors)
-    with open(output, "w", encoding="utf-8") as handle:
+    # A lone surrogate in a record (the trajectory writer keeps it) has no UTF-8 form: shown as "\udXXX".
+    with open(output, "w", encoding="utf-8", errors="backslashreplace") as handle:
         handle.write(page)
     return data
 
@@ -1017,73 +1022,3 @@ class _FirstErrors(list):
         self.count += 1
         if len(self) < self.keep:
             super().append(error)
-
-
-# --------------------------------------------------------------------------------------------------
-# Command line
-
-
-def register_report(subparsers: Any) -> None:
-    """Add ``agentgym report``."""
-    parser = subparsers.add_parser(
-        "report",
-        help="write a self-contained HTML report of trajectory files",
-        description="Write one self-contained HTML page (inline CSS and SVG plots; works offline) about "
-        "trajectory JSONL files: reward components, return against turns, success by difficulty, "
-        "per-step rewards, and the best and worst episodes' conversations.",
-    )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="trajectory JSONL files ('-' reads stdin)")
-    parser.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default: report.html)")
-    parser.add_argument("--title", default="agentgym report", help="the page title")
-    parser.add_argument("--top", type=_non_negative, default=3, metavar="N",
-                        help="show the N best and N worst episodes (default: 3)")
-    parser.add_argument("--success-threshold", type=float, default=1.0, metavar="X",
-                        help="an episode succeeds when its return is at least X (default 1.0, as agentgym score)")
-    parser.add_argument("--skip-invalid", action="store_true", help="go on past malformed lines (listed in the report)")
-    parser.add_argument("--no-rebuild", dest="rebuild", action="store_false",
-                        help="do not rebuild envs to read task difficulty; group success by episode length")
-    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
-                        help="import MODULE first (it registers the envs to rebuild); repeatable")
-    parser.set_defaults(run=run_report)
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def run_report(args: argparse.Namespace) -> int:
-    """Write the report; exit 1 on malformed or empty input, 2 on a missing file or module."""
-    missing = [path for path in args.files if path != "-" and not os.path.isfile(path)]
-    if missing:
-        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    for name in args.imports:
-        try:
-            importlib.import_module(name)
-        except ImportError as error:
-            print(f"error: cannot import {name!r}: {error}", file=sys.stderr)
-            return 2
-    try:
-        data = write_report(args.files, args.output, title=args.title, top=args.top,
-                            skip_invalid=args.skip_invalid, rebuild=args.rebuild,
-                            success_threshold=args.success_threshold)
-    except TrajectoryError as error:
-        print(f"error: {error} (use --skip-invalid to go on past malformed lines)", file=sys.stderr)
-        return 1
-    except NoTrajectories as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(
-        f"wrote {args.output}: {data.count:,} episodes, mean return {_num(data.total.mean, 4)}, "
-        f"success rate {data.success_rate:.1%}, success grouped by {data.grouped_by}"
-    )
-    return 0

@@ -23,7 +23,6 @@ Names: ``my-env``, ``my_env``, ``MyEnv`` and ``myEnv`` all give the module ``my_
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import keyword
 import re
@@ -31,7 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 
@@ -327,40 +326,3 @@ def _next_steps(name: EnvName, in_package: bool, root: Path, values: dict[str, s
         f"  agentgym check {name.module}:{name.env_id}",
         f"Edit {values['source_path']}: the tasks, the tools, {name.reward_class} and oracle_action.",
     ]
-
-
-# --------------------------------------------------------------------------------------------------
-# Command line
-
-
-def register_new(subparsers: Any) -> None:
-    """Add ``agentgym new``."""
-    parser = subparsers.add_parser(
-        "new",
-        help="generate a new environment from the template",
-        description="Generate an environment (env class, task set, tools, reward, oracle, tests that run the "
-        "conformance suite, README) from agentgym's template. In the envs/ directory of an agentgym checkout it "
-        "is a sub-package of agentgym; anywhere else a standalone installable project.",
-    )
-    parser.add_argument("name", help="the env's name: my-env, my_env or MyEnv (module my_env, id agentgym/MyEnv-v0)")
-    parser.add_argument("--dir", default=".", metavar="PATH",
-                        help="where to create it (default: the current directory); agentgym's envs/ directory "
-                        "makes it part of the agentgym package")
-    parser.set_defaults(run=run_new)
-
-
-def run_new(args: argparse.Namespace) -> int:
-    """Generate the env and print what was written and what to do next; exit 2 on a refused name or target."""
-    try:
-        generated = generate(args.name, args.dir)
-    except TemplateError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    name = generated.name
-    kind = "a sub-package of agentgym" if generated.in_package else "a standalone package"
-    print(f"created {name.env_id} ({name.env_class} in module {name.module}), {kind}:")
-    for path in generated.files:
-        print(f"  {path}")
-    print()
-    print("\n".join(generated.next_steps))
-    return 0

@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 
 __all__ = [
     "SCHEMA_VERSION",
+    "FileLocked",
     "Rewards",
     "Step",
     "Trajectory",
@@ -161,6 +162,8 @@ class Trajectory:
             gave no completion, a time limit passed); ``None`` for a normal episode. Optional when
             reading: a record without it reads as ``None``.
         created_at: When the record was created (UTC, ISO 8601).
+        env_module: The module of the env's entry point (importing it registers ``env_id`` again), so
+            that a later reader can rebuild a user's env; ``None`` when unknown. Optional when reading.
         schema: The format version, :data:`SCHEMA_VERSION`.
 
     Examples:
@@ -185,6 +188,7 @@ class Trajectory:
     policy: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     created_at: str = field(default_factory=_utc_now)
+    env_module: str | None = None
     schema: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -306,6 +310,10 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+class FileLocked(OSError):
+    """Another process is writing the trajectory file (:class:`TrajectoryWriter` with ``exclusive=True``)."""
+
+
 class TrajectoryWriter:
     """Appends trajectories to a JSONL file, one flushed line per episode.
 
@@ -317,6 +325,13 @@ class TrajectoryWriter:
     Args:
         path: The file; created, with its parent directories, if missing.
         fsync: Also ``os.fsync`` after every record (survives power loss; slower).
+        exclusive: Hold an exclusive lock on the file while it is open (``fcntl.flock``, POSIX; no
+            lock elsewhere), so that two runs cannot append to one file (each would add the
+            episodes the other is adding).
+
+    Raises:
+        FileLocked: With ``exclusive``, if another writer holds the lock (``"another rollout is
+            writing PATH"``).
 
     Attributes:
         path: The file, as a string.
@@ -332,7 +347,7 @@ class TrajectoryWriter:
         (['add-1', 'add-2'], 2)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, exclusive: bool = False) -> None:
         self.path = os.fspath(path)
         self.count = 0
         self._fsync = fsync
@@ -340,10 +355,23 @@ class TrajectoryWriter:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # Binary append: lines are encoded as UTF-8 here, and no newline translation happens.
         self._file = open(self.path, "a+b")
+        if exclusive:
+            self._lock_file()
         self._newline_first = False
         if self._file.seekable() and self._file.seek(0, os.SEEK_END) > 0:
             self._file.seek(-1, os.SEEK_END)
             self._newline_first = self._file.read(1) != b"\n"
+
+    def _lock_file(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise FileLocked(f"another rollout is writing {self.path}") from None
 
     def write(self, trajectory: Trajectory) -> None:
         """Append one trajectory as a line and flush it.
@@ -475,7 +503,7 @@ def _parse_line(raw: bytes, first: bool) -> Trajectory:
     try:
         # A byte-order mark can only start a file (editors on Windows add one).
         data = json.loads(raw.decode("utf-8-sig" if first else "utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+    except (ValueError, RecursionError) as error:  # ValueError: bad UTF-8 or JSON, an integer too long for str()
         reason = _json_error(error)
         if not raw.endswith(b"\n"):
             reason += " (the line is cut short: was its writer interrupted?)"
@@ -489,6 +517,8 @@ def _json_error(error: Exception) -> str:
     if isinstance(error, json.JSONDecodeError):
         # The position within the record: error.colno would count from the newline that ends it.
         return f"invalid JSON: {error.msg} (column {error.pos + 1})"
+    if isinstance(error, ValueError):
+        return f"invalid JSON: {error}"
     return "invalid JSON: nested too deeply"
 
 
@@ -647,6 +677,8 @@ def _fast_trajectory(data: Any) -> Trajectory | None:
         return None
     if "error" not in data:
         data["error"] = None
+    if "env_module" not in data:
+        data["env_module"] = None
     if data.keys() != _TRAJECTORY_KEYS or data["schema"] != SCHEMA_VERSION:
         return None
     rewards, seed, messages = data["rewards"], data["seed"], data["messages"]
@@ -665,6 +697,7 @@ def _fast_trajectory(data: Any) -> Trajectory | None:
         or type(data["truncated"]) is not bool
         or type(data["policy"]) is not dict
         or not (data["error"] is None or type(data["error"]) is str)
+        or not (data["env_module"] is None or type(data["env_module"]) is str)
         or type(data["created_at"]) is not str
     ):
         return None
@@ -686,6 +719,7 @@ def _fast_trajectory(data: Any) -> Trajectory | None:
             policy=data["policy"],
             error=data["error"],
             created_at=data["created_at"],
+            env_module=data["env_module"],
         )
     except OverflowError:  # an integer too large for a float: from_dict says so
         return None
@@ -699,8 +733,8 @@ def _parse_trajectory(data: Any) -> Trajectory:
         raise TrajectoryError(
             f"unknown schema {_show(data['schema'])} (this agentgym reads {SCHEMA_VERSION})"
         )
-    if "error" not in data:  # the one optional field
-        data = {**data, "error": None}
+    # The optional fields (older records have neither).
+    data = {"error": None, "env_module": None, **data}
     _check_fields(data, "", _TRAJECTORY_FIELDS)
     return Trajectory(
         env_id=_string(data["env_id"], "env_id"),
@@ -715,6 +749,7 @@ def _parse_trajectory(data: Any) -> Trajectory:
         policy=_object(data["policy"], "policy"),
         error=_optional(_string, data["error"], "error"),
         created_at=_string(data["created_at"], "created_at"),
+        env_module=_optional(_string, data["env_module"], "env_module"),
         schema=SCHEMA_VERSION,
     )
 

@@ -10,8 +10,9 @@ import pytest
 import toy_envs  # noqa: F401  (registers toy/Capitals-v0)
 
 from agentgym import importers
+from agentgym.cli import score as score_command
 from agentgym.policies.random import RandomPolicy
-from agentgym.scoring import Scorer, register_score, score_files
+from agentgym.scoring import Scorer, score_files
 from agentgym.trajectory import Trajectory, TrajectoryError
 
 SHAREGPT_SPEAKERS = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}
@@ -19,7 +20,7 @@ SHAREGPT_SPEAKERS = {"system": "system", "user": "human", "assistant": "gpt", "t
 
 def score_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="agentgym")
-    register_score(parser.add_subparsers(required=True))
+    score_command.register(parser.add_subparsers(required=True))
     args = parser.parse_args(["score", *argv])
     return args.run(args)
 
@@ -118,7 +119,7 @@ def test_formats_are_detected_per_line_and_can_be_named(episodes, tmp_path, caps
     kinds = [type(item).__name__ for item in items]  # an agentgym record is valid OpenAI messages too
     assert kinds == ["Scored", "Scored", "TrajectoryError", "TrajectoryError"]
     assert str(items[2]) == f"{path}:3: messages: expected a list of messages, got NoneType"
-    assert score_cli(path, "--input-format", "sharegpt", "--skip-invalid") == 0
+    assert score_cli(path, "--input-format", "sharegpt", "--skip-invalid") == score_command.EXIT_SKIPPED
     assert "1 trajectory scored" in capsys.readouterr().out
 
 

@@ -18,6 +18,7 @@ import pytest
 
 import agentgym  # noqa: F401  (registers agentgym/DeepSearch-v0)
 from agentgym import report
+from agentgym.cli import report as report_command
 from agentgym.policies.random import RandomPolicy
 from agentgym.report import DifficultyLookup, Histogram, Moments, ReportData
 from agentgym.trajectory import Rewards, Step, Trajectory, TrajectoryWriter, write_trajectories
@@ -27,7 +28,7 @@ SCRIPT = "<script>alert('pwned')</script>"
 
 def run(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="agentgym")
-    report.register_report(parser.add_subparsers())
+    report_command.register(parser.add_subparsers())
     args = parser.parse_args(["report", *argv])
     return args.run(args)
 

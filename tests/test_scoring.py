@@ -15,9 +15,10 @@ import pytest
 import toy_envs  # noqa: F401  (registers toy/Capitals-v0)
 
 import agentgym
+from agentgym.cli import score as score_command
 from agentgym.policies.random import RandomPolicy
 from agentgym.rewards.base import RewardResult
-from agentgym.scoring import LOOP_LENGTH, Scored, ScoreError, Scorer, Summary, parse_reward, register_score, score_files
+from agentgym.scoring import LOOP_LENGTH, Scored, ScoreError, Scorer, Summary, parse_reward, score_files
 from agentgym.trajectory import Step, Trajectory, TrajectoryError, TrajectoryWriter, write_trajectories
 
 TESTS = Path(__file__).parent
@@ -26,7 +27,7 @@ TESTS = Path(__file__).parent
 def score_cli(*argv: str) -> int:
     """Run `agentgym score ARGV` through the subcommand's own parser."""
     parser = argparse.ArgumentParser(prog="agentgym")
-    register_score(parser.add_subparsers(required=True))
+    score_command.register(parser.add_subparsers(required=True))
     args = parser.parse_args(["score", *argv])
     return args.run(args)
 
@@ -298,12 +299,10 @@ def test_workers_give_the_same_results_in_order(tmp_path):
 def test_big_inputs_and_stdin_are_scored_alike(tmp_path, monkeypatch, capsys):
     import io
 
-    from agentgym.scoring import cli as scoring_cli
-
     records = [capitals(f"capital-{c}", "Lima") for c in ("peru", "chile", "japan")] * 400
     write_trajectories(tmp_path / "a.jsonl", records)
     assert score_cli(str(tmp_path / "a.jsonl"), "--reward", "em", "-o", str(tmp_path / "one.jsonl")) == 0
-    monkeypatch.setattr(scoring_cli, "AUTO_WORKERS_BYTES", 1)  # "big": one worker per CPU
+    monkeypatch.setattr(score_command, "AUTO_WORKERS_BYTES", 1)  # "big": one worker per CPU
     assert score_cli(str(tmp_path / "a.jsonl"), "--reward", "em", "-o", str(tmp_path / "many.jsonl")) == 0
     assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "many.jsonl").read_text()
     stdin = io.TextIOWrapper(io.BytesIO((tmp_path / "a.jsonl").read_bytes()))
@@ -350,7 +349,7 @@ def test_a_malformed_line_is_reported_with_its_file_and_line_and_exit_1(tmp_path
     assert f"error: {path}:2: missing required fields 'task_id', 'env_kwargs'" in err
     assert "--skip-invalid" in err
 
-    assert score_cli(str(path), "--reward", "em", "--skip-invalid", "--format", "json") == 0
+    assert score_cli(str(path), "--reward", "em", "--skip-invalid", "--format", "json") == score_command.EXIT_SKIPPED
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert summary["trajectories"] == 1 and summary["skipped_lines"] == 6
@@ -369,7 +368,7 @@ def test_a_malformed_line_is_reported_with_its_file_and_line_and_exit_1(tmp_path
         f"{path}:6: unrecognized record with keys 'text': expected an agentgym trajectory (\"schema\"), OpenAI "
         'messages ("messages"), ShareGPT conversations ("conversations") or a verifiers result ("prompt" and '
         '"completion")',
-        f"{path}:8: invalid JSON: Unterminated string starting at (column {cut_error.value.colno}) "
+        f"{path}:8: invalid JSON: {cut_error.value.msg} (column {cut_error.value.pos + 1}) "
         "(the line is cut short: was its writer interrupted?)",
     ]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentgym import template
+from agentgym.cli import new as new_command
 from agentgym.template import TemplateError, parse_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def new(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="agentgym")
-    template.register_new(parser.add_subparsers())
+    new_command.register(parser.add_subparsers())
     args = parser.parse_args(["new", *argv])
     return args.run(args)
 

@@ -278,7 +278,7 @@ def test_schema_lists_exactly_the_dataclass_fields() -> None:
         (s["$defs"]["rewards"], Rewards),
     ]:
         names = [f.name for f in fields(cls)]
-        optional = ["error"] if cls is Trajectory else []
+        optional = ["error", "env_module"] if cls is Trajectory else []
         assert sorted(properties["required"] + optional) == sorted(names)
         assert sorted(properties["properties"]) == sorted(names)
         assert properties["additionalProperties"] is False

@@ -3,7 +3,7 @@
 - :class:`Runner` (:mod:`agentgym.runner.local`): N episodes in flight, one batched policy call per
   turn, envs stepped in parallel, finished slots refilled, trajectories streamed to JSONL.
 - :class:`RayRunner` (:mod:`agentgym.runner.ray`): the same plan sharded over Ray workers.
-- ``agentgym rollout`` (:mod:`agentgym.runner.cli`): both from the command line.
+- ``agentgym rollout`` (:mod:`agentgym.cli.rollout`): both from the command line.
 """
 
 from agentgym.runner.local import Episode, Progress, Runner, RunStats, draw_tasks, plan_episodes

@@ -305,24 +305,30 @@ class Runner:
 
         Raises:
             FileExistsError: If ``output`` holds episodes and ``resume`` is false.
+            FileLocked: If another run is writing ``output`` (it is locked for the whole run, resume
+                check included).
         """
         plan = self.plan(n, task_ids=task_ids)
         stats = RunStats()
-        if output is not None and os.path.exists(output) and os.path.getsize(output) > 0:
-            if not resume:
-                raise FileExistsError(f"{os.fspath(output)} already holds episodes: resume it, or choose another file")
-            done = collections.Counter(t.task_id for t in read_trajectories(output, skip_invalid=True))
-            remaining = []
-            for episode in plan:
-                if done[episode.task_id] > 0:
-                    done[episode.task_id] -= 1
-                else:
-                    remaining.append(episode)
-            stats.skipped = len(plan) - len(remaining)
-            plan = remaining
-        bar = Progress(len(plan), progress)
-        started = time.perf_counter()
-        with TrajectoryWriter(output) if output is not None else contextlib.nullcontext() as writer:
+        # Locked before it is read for --resume: two runs on one file would each add the same episodes.
+        writer = TrajectoryWriter(output, exclusive=True) if output is not None else None
+        with writer if writer is not None else contextlib.nullcontext():
+            if output is not None and os.path.getsize(output) > 0:
+                if not resume:
+                    raise FileExistsError(
+                        f"{os.fspath(output)} already holds episodes: resume it, or choose another file"
+                    )
+                done = collections.Counter(t.task_id for t in read_trajectories(output, skip_invalid=True))
+                remaining = []
+                for episode in plan:
+                    if done[episode.task_id] > 0:
+                        done[episode.task_id] -= 1
+                    else:
+                        remaining.append(episode)
+                stats.skipped = len(plan) - len(remaining)
+                plan = remaining
+            bar = Progress(len(plan), progress)
+            started = time.perf_counter()
             policy_seconds = self.policy_seconds
             try:
                 for trajectory in self.episodes(plan):

@@ -27,11 +27,10 @@ number of distinct tasks (the zero-variance diagnostic keeps a count, minimum an
 and of distinct envs. ``workers > 1`` scores chunks in worker processes.
 
 The parts: :mod:`.specs` (named rewards and specs), :mod:`.scorer` (one trajectory at a time),
-:mod:`.files` (reading files, worker processes), :mod:`.summary` (statistics and diagnostics) and
-:mod:`.cli` (``agentgym score``).
+:mod:`.files` (reading files, worker processes) and :mod:`.summary` (statistics and diagnostics);
+``agentgym score`` is :mod:`agentgym.cli.score`.
 """
 
-from agentgym.scoring.cli import register_score, run_score
 from agentgym.scoring.files import score_files
 from agentgym.scoring.scorer import Scored, Scorer
 from agentgym.scoring.specs import REWARDS, AnswerFormat, ScoreError, load_object, parse_reward
@@ -48,7 +47,5 @@ __all__ = [
     "Summary",
     "load_object",
     "parse_reward",
-    "register_score",
-    "run_score",
     "score_files",
 ]

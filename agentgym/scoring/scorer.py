@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -10,13 +11,13 @@ from typing import Any
 
 import gymnasium as gym
 
-from agentgym import importers
-from agentgym.cli import env_id_hint
+from agentgym import env_id_hint, import_modules, importers
 from agentgym.core import Task
 from agentgym.rewards.base import Judge, Reward, RewardResult, score_batch
 from agentgym.rewards.compose import WeightedSum
 from agentgym.scoring.specs import ScoreError, _EnvDefault, _UserReward, load_object, parse_reward
 from agentgym.trajectory import Trajectory, TrajectoryError
+from agentgym.trust import Trust
 
 # --------------------------------------------------------------------------------------------------
 # Per-trajectory results
@@ -173,6 +174,10 @@ class Scorer:
         env_kwargs: That env's kwargs.
         input_format: One of :data:`agentgym.importers.FORMATS`; ``None`` detects each line's.
         success_threshold: A trajectory succeeds when its score is at least this.
+        trust: What records may make the scorer import and build (:class:`~agentgym.trust.Trust`);
+            by default a record imports nothing (a ``MODULE:ID`` it names is refused unless
+            ``env_id`` names that module) but its ``env_kwargs`` are accepted. ``agentgym score``
+            passes the trust its options give.
 
     Raises:
         ScoreError: For an unknown reward or env, or a reward or judge that cannot be loaded.
@@ -202,6 +207,7 @@ class Scorer:
         env_kwargs: Mapping[str, Any] | None = None,
         input_format: str | None = None,
         success_threshold: float = 1.0,
+        trust: Trust | None = None,
     ):
         if isinstance(judge, str):
             judge = _UserJudge(load_object(judge), judge)
@@ -218,12 +224,16 @@ class Scorer:
             self.label = name
         if input_format is not None and input_format not in importers.FORMATS:
             raise ScoreError(f"unknown input format {input_format!r}; choose one of {', '.join(importers.FORMATS)}")
+        self.trust = trust or Trust.library_default()
+        if env_id is not None and ":" in env_id:  # MODULE:ID: the caller named MODULE, so records may too
+            module, env_id = env_id.split(":", 1)
+            self.trust = dataclasses.replace(self.trust, modules=self.trust.modules | {module})
+        try:  # the modules the caller named (again in a spawned worker)
+            import_modules(sorted(self.trust.modules))
+        except ImportError as error:
+            raise ScoreError(f"cannot import {error.name!r}: {error}") from None
         if env_id is not None and env_id not in gym.registry:
-            try:
-                gym.spec(env_id)  # MODULE:ID imports MODULE
-            except gym.error.Error:
-                raise ScoreError(f"unknown env {env_id!r}.{env_id_hint(env_id)}") from None
-            env_id = env_id.split(":", 1)[1] if ":" in env_id else env_id
+            raise ScoreError(f"unknown env {env_id!r}.{env_id_hint(env_id)}")
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.input_format = input_format
@@ -253,8 +263,11 @@ class Scorer:
 
     # ---- envs -----------------------------------------------------------------------------------
 
-    def handle(self, env_id: str, env_kwargs: Mapping[str, Any]) -> _Handle:
-        """The env for ``(env_id, env_kwargs)``, made on first use; a failure is cached too."""
+    def handle(self, env_id: str, env_kwargs: Mapping[str, Any], env_module: str | None = None) -> _Handle:
+        """The env for ``(env_id, env_kwargs)``, made on first use (as :attr:`trust` allows); a failure is cached too.
+
+        ``env_module`` is the record's: the module that registers ``env_id``.
+        """
         last = self._last
         if last is not None and last[0] == env_id and last[1] == env_kwargs:  # consecutive lines share envs
             handle = last[2]
@@ -262,15 +275,21 @@ class Scorer:
             key = (env_id, _freeze(env_kwargs))
             handle = self._handles.get(key)
             if handle is None:
-                handle = self._handles[key] = self._make_handle(env_id, dict(env_kwargs))
+                handle = self._handles[key] = self._make_handle(env_id, dict(env_kwargs), env_module)
             self._last = (env_id, dict(env_kwargs), handle)
         if handle.error is not None:
             raise TrajectoryError(handle.error)
         return handle
 
-    def _make_handle(self, env_id: str, env_kwargs: dict[str, Any]) -> _Handle:
+    def _make_handle(self, env_id: str, env_kwargs: dict[str, Any], env_module: str | None) -> _Handle:
         if not env_id:
             return self._envless_handle()
+        try:  # a record is data: it imports and builds only what the trust allows
+            env_id = self.trust.env_id(env_id, env_module)
+            self.trust.check_kwargs(env_id, env_kwargs)
+            self.trust.check_count(sum(handle.env is not None for handle in self._handles.values()))
+        except TrajectoryError as error:
+            return _Handle(env_id, error=error.reason)
         try:
             env = gym.make(env_id, disable_env_checker=True, **env_kwargs)
         except gym.error.Error:
@@ -331,7 +350,7 @@ class Scorer:
         fmt = self.input_format or importers.detect_format(record)
         if fmt == "agentgym":
             trajectory = Trajectory.from_dict(record, copy=False)  # fresh from json.loads: ours to keep
-            handle = self.handle(trajectory.env_id, trajectory.env_kwargs)
+            handle = self.handle(trajectory.env_id, trajectory.env_kwargs, trajectory.env_module)
         else:
             if not isinstance(record, dict):
                 raise TrajectoryError(f"expected a JSON object, got {type(record).__name__}")
@@ -464,3 +483,5 @@ def _decode(raw: bytes, first: bool) -> Any:
         raise TrajectoryError(reason) from None
     except RecursionError:
         raise TrajectoryError("invalid JSON: nested too deeply") from None
+    except ValueError as error:  # e.g. an integer longer than Python's int-to-string limit
+        raise TrajectoryError(f"invalid JSON: {error}") from None

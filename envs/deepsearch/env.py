@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from agentgym.core import AgentEnv, Task, TaskSet
+from agentgym.core import AgentEnv, Task, TaskSet, any_value
 from agentgym.envs.deepsearch.corpus import Corpus, factbook_corpus, fictional_corpus
 from agentgym.envs.deepsearch.retrieval import RETRIEVERS, Retriever, make_retriever
 from agentgym.envs.deepsearch.tasks import factbook_tasks, fictional_tasks, hotpotqa_corpus, hotpotqa_tasks
@@ -165,6 +165,17 @@ def load_data(corpus: str, data_path: str | None, world_seed: int, n_entities: i
 
 class DeepSearchEnv(AgentEnv):
     """Multi-hop question answering over the CIA World Factbook with search, open, find and cited answers."""
+
+    #: What a trajectory file may ask for when the env is rebuilt to score it (see AgentEnv.record_kwargs):
+    #: the built-in corpora, BM25 and fictional worlds up to 1,000 entities (seconds to build).
+    record_kwargs = {
+        **AgentEnv.record_kwargs,
+        **dict.fromkeys(("page_chars", "max_results", "alpha", "outcome"), any_value),
+        "corpus": lambda value: value in ("factbook", "fictional"),
+        "world_seed": lambda value: type(value) is int,
+        "n_entities": lambda value: type(value) is int and 1 <= value <= 1000,
+        "retriever": lambda value: value == "bm25",
+    }
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from agentgym.core import AgentEnv, Task, TaskSet
+from agentgym.core import AgentEnv, Task, TaskSet, any_value
 from agentgym.envs.text2sql.databases import Database, load_database
 from agentgym.envs.text2sql.sandbox import ReadOnlyDatabase, SandboxError, TableInfo, plain_value
 from agentgym.envs.text2sql.tasks import sql_tasks
@@ -204,6 +204,15 @@ class TextToSQLEnv(AgentEnv):
 
     # DuckDB runs queries outside the GIL, so a runner steps several of these envs at once from threads.
     metadata = {**AgentEnv.metadata, "agentgym.threads": True}
+    #: What a trajectory file may ask for when the env is rebuilt to score it (see AgentEnv.record_kwargs):
+    #: the bundled and synthetic databases, short query time limits.
+    record_kwargs = {
+        **AgentEnv.record_kwargs,
+        "max_rows_shown": any_value,
+        "database": lambda value: isinstance(value, str) and value.startswith(("chinook", "nycflights13", "synthetic")),
+        "seed": lambda value: type(value) is int,
+        "timeout_s": lambda value: type(value) in (int, float) and 0 < value <= 10,
+    }
 
     def __init__(
         self,

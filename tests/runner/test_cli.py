@@ -10,7 +10,7 @@ import time
 import pytest
 
 from agentgym.cli import main
-from agentgym.runner.cli import policy_kwargs
+from agentgym.cli.rollout import policy_kwargs
 from agentgym.trajectory import read_trajectories
 
 CLI = [sys.executable, "-m", "agentgym.cli"]

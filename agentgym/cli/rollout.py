@@ -6,10 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-import gymnasium as gym
-
-import agentgym
-from agentgym.cli import env_id_hint, json_object
+from agentgym.cli.options import add_import, json_object, resolve_env
 from agentgym.policies import POLICIES, make_policy
 
 #: How each policy names the common options (``--model``, ``--max-new-tokens``...).
@@ -22,7 +19,7 @@ _OPTION_NAMES = {
 }
 
 
-def register_rollout(subparsers: Any) -> None:
+def register(subparsers: Any) -> None:
     """Add ``agentgym rollout``."""
     parser = subparsers.add_parser(
         "rollout",
@@ -55,10 +52,9 @@ def register_rollout(subparsers: Any) -> None:
     parser.add_argument("--backend", choices=("local", "ray"), default="local",
                         help="run here, or shard over Ray workers (default local)")
     parser.add_argument("--workers", type=int, default=2, help="ray: how many workers (default 2)")
-    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
-                        help="import MODULE first (it registers more environments); repeatable")
+    add_import(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    parser.set_defaults(run=run_rollout)
+    parser.set_defaults(run=run)
 
 
 def policy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -83,22 +79,12 @@ def policy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {**kwargs, **args.policy_kwargs}
 
 
-def run_rollout(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the episodes; print a summary line."""
     from agentgym.runner.local import Runner
 
-    env_id = args.env_id
-    if ":" in env_id:  # MODULE:ID: the module registers the env, here and in any worker
-        module, env_id = env_id.split(":", 1)
-        args.imports.append(module)
-    try:
-        agentgym.import_modules(args.imports)
-        gym.spec(env_id)
-    except ModuleNotFoundError as error:
-        print(f"error: cannot import {error.name!r}", file=sys.stderr)
-        return 2
-    except gym.error.Error:
-        print(f"error: unknown env {env_id!r}.{env_id_hint(env_id)}", file=sys.stderr)
+    env_id = resolve_env(args.env_id, args.imports)  # MODULE:ID: MODULE joins the imports, here and in any worker
+    if env_id is None:
         return 2
     task_ids = [task for task in args.task_ids.split(",") if task] if args.task_ids else None
     n = args.episodes if args.episodes is not None or task_ids else 8
@@ -125,7 +111,7 @@ def run_rollout(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: every finished episode is in {args.output}; run again with --resume to go on",
               file=sys.stderr)
         return 130
-    except (ValueError, KeyError, FileExistsError) as error:
+    except (ValueError, KeyError, OSError) as error:  # OSError: the output exists, is locked or unwritable
         print(f"error: {error}", file=sys.stderr)
         return 2
     skipped = f" ({stats.skipped:,} already there)" if stats.skipped else ""

@@ -1,4 +1,10 @@
-"""``agentgym score``: the command line over :mod:`agentgym.scoring`."""
+"""``agentgym score``: the command line over :mod:`agentgym.scoring`.
+
+A trajectory file is data from anyone: the records import nothing and build only cheap envs
+unless the options say otherwise (:mod:`agentgym.trust`): ``--import MODULE`` and ``--env MODULE:ID``
+name modules records may use, ``--import-recorded`` imports the module each record says registers
+its env, ``--trust-kwargs`` lets records ask for any ``env_kwargs``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentgym import importers
-from agentgym.cli import json_object
+from agentgym.cli.options import add_import, add_trust, import_all, json_object, trust
 from agentgym.scoring.files import score_files
 from agentgym.scoring.scorer import Scored, Scorer
 from agentgym.scoring.specs import DEFAULT_DESCRIPTION, REWARDS, ScoreError
@@ -19,20 +25,20 @@ from agentgym.trajectory import TrajectoryError
 
 #: ``agentgym score`` scores inputs at least this big in one process per CPU (unless ``--workers``).
 AUTO_WORKERS_BYTES = 32 << 20
+#: The exit status when everything else was scored but ``--skip-invalid`` skipped lines.
+EXIT_SKIPPED = 3
 
 
-# --------------------------------------------------------------------------------------------------
-# The command line
-
-
-def register_score(subparsers: Any) -> None:
+def register(subparsers: Any) -> None:
     """Add ``agentgym score``."""
     parser = subparsers.add_parser(
         "score",
         help="score saved trajectories offline",
         description="Score saved trajectories offline, per env and per reward component, with diagnostics. "
-        "Exit status: 0 scored; 1 a malformed line (without --skip-invalid) or nothing to score; "
-        "2 bad arguments (unknown reward or env, missing file).",
+        "Records import nothing and build only cheap envs unless --import, --env MODULE:ID, --import-recorded "
+        "or --trust-kwargs allow more. Exit status: 0 scored; 1 a malformed line (without --skip-invalid) or "
+        f"nothing to score; 2 bad arguments (unknown reward or env, missing file or module); {EXIT_SKIPPED} scored, "
+        "but --skip-invalid skipped lines (the summary says how many).",
     )
     parser.add_argument("files", nargs="*", metavar="FILE", help="JSONL files of trajectories ('-' reads stdin)")
     parser.add_argument(
@@ -47,7 +53,9 @@ def register_score(subparsers: Any) -> None:
         metavar="MODULE:CALLABLE",
         help="the judge (prompt -> reply text) for the judge rewards; FILE.py:NAME works too",
     )
-    parser.add_argument("--env", metavar="ENV_ID", help="the env of records that name none (imported formats)")
+    parser.add_argument(
+        "--env", metavar="ENV_ID", help="the env of records that name none (imported formats); MODULE:ID imports MODULE"
+    )
     parser.add_argument(
         "--env-kwargs", metavar="JSON", type=json_object, default={}, help="that env's kwargs, a JSON object"
     )
@@ -60,7 +68,10 @@ def register_score(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", metavar="FILE", help="write one JSON line of scores per trajectory here")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="summary format")
     parser.add_argument(
-        "--skip-invalid", action="store_true", help="go on past malformed lines and report how many were skipped"
+        "--skip-invalid",
+        action="store_true",
+        help=f"go on past malformed lines; the summary says how many were skipped, and the exit status is "
+        f"{EXIT_SKIPPED} when any were",
     )
     parser.add_argument(
         "--success-threshold",
@@ -77,7 +88,10 @@ def register_score(subparsers: Any) -> None:
         help="score in N processes (0: one per CPU); default: one per CPU (at most 8) for inputs over 32 MiB, else 1",
     )
     parser.add_argument("--list-rewards", action="store_true", help="list the reward names a spec may use, and exit")
-    parser.set_defaults(run=run_score)
+    add_import(parser, "import MODULE first (it registers the envs of the records); records may name it in "
+               "MODULE:ID; repeatable")
+    add_trust(parser)
+    parser.set_defaults(run=run)
 
 
 def _list_rewards() -> str:
@@ -95,8 +109,8 @@ def _auto_workers(files: Sequence[str]) -> int:
     return min(os.cpu_count() or 1, 8)
 
 
-def run_score(args: argparse.Namespace) -> int:
-    """Score the files, print the summary; return the exit status (0, 1 or 2, see ``--help``)."""
+def run(args: argparse.Namespace) -> int:
+    """Score the files, print the summary; return the exit status (0, 1, 2 or 3, see ``--help``)."""
     if args.list_rewards:
         print(_list_rewards())
         return 0
@@ -109,13 +123,16 @@ def run_score(args: argparse.Namespace) -> int:
             print(f"error: {name}: {problem}", file=sys.stderr)
             return 2
     env_kwargs = args.env_kwargs
-    config = {
+    if not import_all(args.imports):
+        return 2
+    config = {  # the Scorer imports the MODULE of --env MODULE:ID and lets records use it
         "reward": args.reward,
         "judge": args.judge,
         "env_id": args.env,
         "env_kwargs": env_kwargs,
         "input_format": None if args.input_format == "auto" else args.input_format,
         "success_threshold": args.success_threshold,
+        "trust": trust(args, args.imports, env_kwargs),
     }
     try:
         scorer = Scorer(**config)
@@ -124,7 +141,14 @@ def run_score(args: argparse.Namespace) -> int:
         return 2
     summary = Summary(scorer.label, scorer.weights, args.success_threshold)
     workers = _auto_workers(args.files) if args.workers is None else args.workers or (os.cpu_count() or 1)
-    output = open(args.output, "w", encoding="utf-8") if args.output else None
+    # A lone surrogate (kept by the trajectory writer) has no UTF-8 form: inside a JSON string,
+    # backslashreplace writes it as the JSON escape "\udXXX", which reads back as the same text.
+    try:
+        output = open(args.output, "w", encoding="utf-8", errors="backslashreplace") if args.output else None
+    except OSError as error:
+        scorer.close()
+        print(f"error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return 2
     items = score_files(
         args.files, scorer, workers=workers, empty_files=summary.empty_files, config=config, fast_gc=True
     )
@@ -156,4 +180,5 @@ def run_score(args: argparse.Namespace) -> int:
         print(summary.render())
     if summary.skipped:
         print(f"skipped {summary.skipped:,} invalid lines (first: {summary.skipped_examples[0]})", file=sys.stderr)
+        return EXIT_SKIPPED
     return 0
