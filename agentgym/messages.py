@@ -43,6 +43,7 @@ __all__ = [
     "message_calls",
     "message_text",
     "steps_from_messages",
+    "template_messages",
 ]
 
 #: The tools whose call gives the final answer when no env says which (imported conversations).
@@ -176,6 +177,42 @@ def message_text(message: Mapping[str, Any]) -> str:
         payload = json.dumps({"name": call["name"], "arguments": call["arguments"]}, ensure_ascii=False, default=str)
         text += f"\n<tool_call>\n{payload}\n</tool_call>"
     return text
+
+
+def template_messages(messages: Sequence[Mapping[str, Any]], native_tools: bool) -> list[dict[str, Any]]:
+    """Copies of messages ready for a chat template.
+
+    A template that renders ``tool_calls`` itself gets them as they are (with ``""`` for a missing
+    content); for any other template the calls are written into the content Hermes-style
+    (:func:`message_text`), never silently dropped.
+
+    Args:
+        messages: OpenAI-format messages.
+        native_tools: Whether the chat template renders ``tool_calls``.
+
+    Returns:
+        New message dicts.
+
+    Examples:
+        >>> call = {"type": "function", "function": {"name": "f", "arguments": "{}"}}
+        >>> print(template_messages([{"role": "assistant", "content": "ok", "tool_calls": [call]}], False)[0]["content"])
+        ok
+        <tool_call>
+        {"name": "f", "arguments": {}}
+        </tool_call>
+        >>> template_messages([{"role": "assistant", "content": None, "tool_calls": [call]}], True)[0]["content"]
+        ''
+    """
+    prepared = []
+    for message in messages:
+        clean = dict(message)
+        if native_tools and clean.get("tool_calls"):
+            clean["content"] = clean.get("content") or ""
+        else:
+            clean.pop("tool_calls", None)
+            clean["content"] = message_text(message)
+        prepared.append(clean)
+    return prepared
 
 
 def assistant_message(action: Any, tokens: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -28,10 +28,10 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from agentgym.core import Task
+from agentgym.messages import content_text
 from agentgym.rewards.base import RewardResult, final_answer
 from agentgym.trajectory import Trajectory
 
@@ -654,9 +654,7 @@ def _response_text(trajectory: Trajectory, wrap_observations: bool) -> str:
     start = next((i for i, m in enumerate(messages) if m.get("role") == "assistant"), len(messages))
     parts = []
     for message in messages[start:]:
-        content = message.get("content") or ""
-        if not isinstance(content, str):
-            content = _text_of(content)
+        content = content_text(message.get("content"))
         if (
             message.get("role") != "assistant"
             and wrap_observations
@@ -665,13 +663,6 @@ def _response_text(trajectory: Trajectory, wrap_observations: bool) -> str:
             content = f"\n\n<information>{content.strip()}</information>\n\n"
         parts.append(content)
     return "".join(parts)
-
-
-def _text_of(content: Any) -> str:
-    """The text parts of a list-of-parts message content."""
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
-    return str(content)
 
 
 class SearchR1Format:

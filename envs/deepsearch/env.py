@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from agentgym.core import AgentEnv, Task, TaskSet
@@ -22,7 +21,7 @@ from agentgym.envs.deepsearch.tasks import factbook_tasks, fictional_tasks, hotp
 from agentgym.rewards.base import RewardResult, final_answer, final_response
 from agentgym.rewards.citation import CitationRubric, extract_citations, normalize_text
 from agentgym.rewards.outcome import exact_match, f1_score, gold_answers
-from agentgym.tools import ParsedAction, Tool, ToolCall, ToolError, format_call
+from agentgym.tools import Tool, ToolCall, ToolError, format_call
 from agentgym.trajectory import Trajectory
 
 SYSTEM_PROMPT = """You answer questions by researching a document collection with tools.
@@ -32,7 +31,6 @@ citations written as [n](url), citing only pages you have opened. Be brief.
 
 {tools}"""
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -166,6 +164,9 @@ def load_data(corpus: str, data_path: str | None, world_seed: int, n_entities: i
 class DeepSearchEnv(AgentEnv):
     """Multi-hop question answering over the CIA World Factbook with search, open, find and cited answers."""
 
+    #: A plain ``<answer>...</answer>`` is the answer tool (:meth:`answer_arguments`).
+    answer_tool = "answer"
+
     def __init__(
         self,
         *,
@@ -287,20 +288,10 @@ class DeepSearchEnv(AgentEnv):
 
     # ---- protocol hooks ---------------------------------------------------------------------
 
-    def parse(self, action: str | Mapping[str, Any]) -> ParsedAction:
-        """Tool calls as usual; a plain ``<answer>...</answer>`` is the answer tool with that text."""
-        parsed = super().parse(action)
-        text = action if isinstance(action, str) else action.get("content") if isinstance(action, Mapping) else None
-        if parsed.calls or not isinstance(text, str):
-            return parsed
-        found = _ANSWER_TAG.findall(text)
-        if not found:
-            return parsed
-        body = found[-1].strip()
-        short, _, report = body.partition("\n")
-        return ParsedAction(
-            content=text, calls=(ToolCall("answer", {"answer": short.strip(), "report": report.strip()}),)
-        )
+    def answer_arguments(self, text: str) -> dict[str, Any]:
+        """A plain ``<answer>...</answer>``: its first line is the answer, the rest the report."""
+        short, _, report = text.partition("\n")
+        return {"answer": short.strip(), "report": report.strip()}
 
     def oracle_action(self) -> str | dict[str, Any]:
         """Solve the task from gold data through the tools: search, open each evidence page, answer."""
