@@ -39,6 +39,7 @@ __all__ = [
     "assistant_message",
     "content_text",
     "decode_arguments",
+    "json_error",
     "mark_final",
     "message_calls",
     "message_text",
@@ -114,12 +115,32 @@ def decode_arguments(arguments: Any) -> tuple[Any, str | None]:
         return arguments, None
     try:
         return json.loads(arguments), None
-    except RecursionError:
-        return arguments, "nested too deeply"
-    except ValueError as exc:
-        if "digits" in str(exc) and not isinstance(exc, json.JSONDecodeError):
-            return arguments, "a number is too long (over 4,300 digits)"
-        return arguments, str(exc)
+    except (ValueError, RecursionError) as exc:
+        return arguments, json_error(exc)
+
+
+def json_error(exc: BaseException) -> str:
+    """Why ``json.loads`` refused a text, in words for the agent.
+
+    Args:
+        exc: What ``json.loads`` raised: a ``JSONDecodeError``, the ``ValueError`` of an integer
+            past Python's 4,300-digit limit, or a ``RecursionError``.
+
+    Returns:
+        The reason.
+
+    Examples:
+        >>> try:
+        ...     json.loads("[" * 100_000)
+        ... except RecursionError as exc:
+        ...     json_error(exc)
+        'nested too deeply'
+    """
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError) and "digits" in str(exc):
+        return "a number is too long (over 4,300 digits)"
+    return str(exc)
 
 
 def message_calls(message: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -195,7 +216,8 @@ def template_messages(messages: Sequence[Mapping[str, Any]], native_tools: bool)
 
     Examples:
         >>> call = {"type": "function", "function": {"name": "f", "arguments": "{}"}}
-        >>> print(template_messages([{"role": "assistant", "content": "ok", "tool_calls": [call]}], False)[0]["content"])
+        >>> message = {"role": "assistant", "content": "ok", "tool_calls": [call]}
+        >>> print(template_messages([message], False)[0]["content"])
         ok
         <tool_call>
         {"name": "f", "arguments": {}}
@@ -220,7 +242,9 @@ def assistant_message(action: Any, tokens: Mapping[str, Any] | None = None) -> d
 
     Args:
         action: The completion text, or an assistant message dict (its ``content`` and
-            ``tool_calls`` are kept, other keys dropped).
+            ``tool_calls`` are kept, other keys dropped; a message that cannot be written as JSON,
+            such as one holding an integer past Python's 4,300-digit limit, is recorded as a note
+            saying so, so that the episode's record stays writable).
         tokens: Token ids to carry on the message (``prompt_ids``, ``completion_ids``), as the runner
             does for a tokenizing policy; ``None`` values are left out.
 
@@ -232,9 +256,15 @@ def assistant_message(action: Any, tokens: Mapping[str, Any] | None = None) -> d
         {'role': 'assistant', 'content': 'hi'}
         >>> assistant_message({"role": "assistant", "content": None, "tool_calls": [], "x": 1}, {"completion_ids": [5]})
         {'role': 'assistant', 'content': None, 'tool_calls': [], 'completion_ids': [5]}
+        >>> huge = [{"function": {"name": "f", "arguments": {"n": 10**5000}}}]
+        >>> print(assistant_message({"content": None, "tool_calls": huge})["content"])
+        [a message that cannot be recorded as JSON: a number is too long (over 4,300 digits)]
     """
     if isinstance(action, Mapping):
         message = {"role": "assistant", **{k: v for k, v in action.items() if k in ("content", "tool_calls")}}
+        problem = _not_json(message)
+        if problem is not None:  # e.g. an integer past 4,300 digits: the record must stay writable
+            message = {"role": "assistant", "content": f"[a message that cannot be recorded as JSON: {problem}]"}
     elif isinstance(action, str):
         message = {"role": "assistant", "content": action}
     else:
@@ -243,6 +273,15 @@ def assistant_message(action: Any, tokens: Mapping[str, Any] | None = None) -> d
         if value is not None:
             message[key] = value
     return message
+
+
+def _not_json(value: Any) -> str | None:
+    """Why ``value`` cannot be written as JSON, or ``None`` when it can."""
+    try:
+        json.dumps(value, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        return json_error(exc) if not isinstance(exc, TypeError) else str(exc)
+    return None
 
 
 def mark_final(step: Step, name: str, arguments: Any) -> None:

@@ -46,6 +46,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, NamedTuple
 
+from agentgym.messages import json_error
 from agentgym.tools.tool import _SHORT, Tool, ToolCall, _describe, _kind, _short
 
 __all__ = ["FORMATS", "ActionError", "RawCall", "ToolFormat", "ToolFormat_"]
@@ -107,9 +108,7 @@ def _call_from_object(obj: Any, where: str, content: str) -> RawCall:
 
 
 def _json_error(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    return str(exc)
+    return json_error(exc)
 
 
 _FENCE = "```"

@@ -30,6 +30,10 @@ _TOOL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 # Messages quote values cut to about this many characters.
 _SHORT = 60
 
+# Integers longer than this are refused: Python cannot write one of over 4,300 digits as text (so
+# neither a tool's message nor the trajectory file could hold it); 10**1000 still fits.
+_MAX_INT_BITS = 4_000
+
 
 class ToolError(Exception):
     """A mistake the agent made when calling a tool (bad page number, URL not found, ...).
@@ -361,6 +365,9 @@ query (string, required), k (integer, default 5)."
             if key not in properties:  # allowed by additionalProperties
                 schema = extra_schema if isinstance(extra_schema, dict) else {}
                 result[key] = _coerce_argument(value, schema, key)
+        for key, value in result.items():
+            if _huge_integer(value):
+                raise _Invalid(f"argument '{key}' holds an integer too large to accept (over about 1,200 digits).")
         return result
 
     def _signature_sentence(self) -> str:
@@ -709,11 +716,26 @@ def _short(value: Any) -> str:
     """Return ``repr(value)`` cut to about 60 characters."""
     if isinstance(value, str) and len(value) > 4 * _SHORT:
         value = value[: 4 * _SHORT]  # repr of a 1 MB string only to throw most of it away
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        return f"<an integer of {value.bit_length():,} bits>"  # repr would raise past 4,300 digits
     try:
         text = repr(value)
     except RecursionError:
         return f"<deeply nested {type(value).__name__}>"
+    except ValueError:  # an integer too long for str, somewhere inside
+        return f"<{type(value).__name__} holding an integer too large to show>"
     return text if len(text) <= _SHORT else f"{text[: _SHORT - 3]}..."
+
+
+def _huge_integer(value: Any) -> bool:
+    """Whether JSON data holds an integer past :data:`_MAX_INT_BITS` (which cannot be written as text)."""
+    if isinstance(value, int):
+        return value.bit_length() > _MAX_INT_BITS
+    if isinstance(value, (list, tuple)):
+        return any(_huge_integer(item) for item in value)
+    if isinstance(value, Mapping):
+        return any(_huge_integer(item) for item in value.values())
+    return False
 
 
 # --------------------------------------------------------------------------------------------
