@@ -122,10 +122,17 @@ class _Fence(NamedTuple):
     inside: str
 
 
+# At most this many fenced blocks are looked into: a completion of thousands of fences holds no call.
+_MAX_FENCES = 64
+
+
 def _fences(text: str) -> Iterator[_Fence]:
-    """The ``` fenced blocks of ``text`` (the language tag is optional), found with ``str.find``: linear."""
+    """The first ``` fenced blocks of ``text`` (the language tag is optional), found with ``str.find``: linear."""
     pos = 0
-    while (start := text.find(_FENCE, pos)) != -1:
+    for _ in range(_MAX_FENCES):
+        start = text.find(_FENCE, pos)
+        if start == -1:
+            return
         close = text.find(_FENCE, start + 3)
         if close == -1:
             return
@@ -228,10 +235,12 @@ def _parse_json(text: str) -> tuple[str, list[RawCall]]:
     attempted: str | None = None  # the first fenced JSON that did not decode, for the message
     for match in _fences(text):
         block = match.inside.strip()
+        if block[:1] not in ("{", "["):  # only an object or a list can hold calls
+            continue
         try:
             value = json.loads(block)
         except (ValueError, RecursionError):
-            if attempted is None and block[:1] in ("{", "["):
+            if attempted is None:
                 attempted = block
             continue
         if isinstance(value, (dict, list)):

@@ -729,12 +729,16 @@ def _short(value: Any) -> str:
 
 def _huge_integer(value: Any) -> bool:
     """Whether JSON data holds an integer past :data:`_MAX_INT_BITS` (which cannot be written as text)."""
-    if isinstance(value, int):
-        return value.bit_length() > _MAX_INT_BITS
-    if isinstance(value, (list, tuple)):
-        return any(_huge_integer(item) for item in value)
-    if isinstance(value, Mapping):
-        return any(_huge_integer(item) for item in value.values())
+    pending = [value]  # a stack, not recursion: the data may be nested thousands deep
+    while pending:
+        item = pending.pop()
+        if isinstance(item, int):
+            if item.bit_length() > _MAX_INT_BITS:
+                return True
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, Mapping):
+            pending.extend(item.values())
     return False
 
 
