@@ -3,6 +3,7 @@ and that every parser stays fast on 200 KB of the characters that trip backtrack
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Literal
 
@@ -110,7 +111,7 @@ def test_llama3_writes_parameters_and_reads_either_key():
     call = ToolCall("search", {"query": "owls"})
     assert format_call(call, "llama3") == '{"name": "search", "parameters": {"query": "owls"}}'
     for key in ("parameters", "arguments"):
-        text = '{"name": "search", "%s": {"query": "owls"}}' % key
+        text = json.dumps({"name": "search", key: {"query": "owls"}})
         assert parse_action(text, TOOLS, format="llama3").calls[0].arguments["query"] == "owls"
 
 
