@@ -38,7 +38,7 @@ import numpy as np
 
 from agentgym.messages import answer_tag, assistant_message, mark_final
 from agentgym.suggest import did_you_mean
-from agentgym.tools import ParsedAction, Tool, ToolCall, ToolError, ToolFormat, parse_action
+from agentgym.tools import FORMATS, ParsedAction, Tool, ToolCall, ToolError, ToolFormat, parse_action
 from agentgym.tools import format_instructions as tool_format_instructions
 from agentgym.trajectory import Rewards, Step, Trajectory
 
@@ -326,6 +326,9 @@ class AgentEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         if max_turns < 1:
             raise ValueError(f"max_turns must be at least 1, got {max_turns}")
+        if tool_format not in FORMATS:
+            hint = did_you_mean(str(tool_format), FORMATS)
+            raise ValueError(f"unknown tool_format {tool_format!r}; use one of {', '.join(FORMATS)}.{hint}")
         self.all_tasks = tasks
         self.tasks = tasks.split(split)
         if not self.tasks:

@@ -231,6 +231,11 @@ def test_answer_tool_makes_a_plain_answer_tag_a_final_call():
     assert plain.step("<answer>Lima</answer>")[4]["invalid_action"]  # no answer_tool: no fallback
 
 
+def test_an_unknown_tool_format_is_refused_when_the_env_is_built():
+    with pytest.raises(ValueError, match="unknown tool_format 'qwen-xml'.*Did you mean 'qwen_xml'"):
+        CapitalsEnv(tool_format="qwen-xml")
+
+
 def test_answer_tool_must_name_a_tool():
     class Wrong(CapitalsEnv):
         answer_tool = "submit"
