@@ -1,8 +1,8 @@
 r"""Tool-call formats: how an agent writes a call in text, one class per format, and the ``FORMATS`` table.
 
-Each format reads the calls out of a completion (:meth:`ToolFormat_.parse`), writes a call the way
-an agent would (:meth:`ToolFormat_.write`), shows one correct call (:meth:`ToolFormat_.example`) and
-tells the agent how to call (:attr:`ToolFormat_.instructions`). Adding a format is one class here
+Each format reads the calls out of a completion (:meth:`CallFormat.parse`), writes a call the way
+an agent would (:meth:`CallFormat.write`), shows one correct call (:meth:`CallFormat.example`) and
+tells the agent how to call (:attr:`CallFormat.instructions`). Adding a format is one class here
 and one entry in :data:`FORMATS` (and its name in :data:`ToolFormat`).
 
 - ``"hermes"`` (default, Hermes/Qwen2.5): ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``
@@ -49,7 +49,7 @@ from typing import Any, Literal, NamedTuple
 from agentgym.messages import json_error
 from agentgym.tools.tool import _SHORT, Tool, ToolCall, _describe, _kind, _short
 
-__all__ = ["FORMATS", "ActionError", "RawCall", "ToolFormat", "ToolFormat_"]
+__all__ = ["FORMATS", "ActionError", "RawCall", "ToolFormat", "CallFormat"]
 
 #: The names of the formats, for type checkers; :data:`FORMATS` maps each to its class.
 ToolFormat = Literal["hermes", "json", "llama3", "qwen_xml", "openai", "python", "react"]
@@ -630,7 +630,7 @@ def _xml_value(value: Any) -> str:
 # The format classes
 
 
-class ToolFormat_:  # noqa: N801 - the name ToolFormat is the Literal of format names
+class CallFormat:
     """A way of writing tool calls in text; subclasses fill in the four parts.
 
     Attributes:
@@ -715,7 +715,7 @@ class ToolFormat_:  # noqa: N801 - the name ToolFormat is the Literal of format 
         return _dumps(value)
 
 
-class HermesFormat(ToolFormat_):
+class HermesFormat(CallFormat):
     """``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` (Hermes, Qwen2.5)."""
 
     name = "hermes"
@@ -731,7 +731,7 @@ class HermesFormat(ToolFormat_):
         return f"{_OPEN}{_dumps({'name': call.name, 'arguments': call.arguments})}{_CLOSE}"
 
 
-class JsonFormat(ToolFormat_):
+class JsonFormat(CallFormat):
     """A bare JSON object ``{"name": ..., "arguments": {...}}`` or a list of them (also inside prose)."""
 
     name = "json"
@@ -760,7 +760,7 @@ class Llama3Format(JsonFormat):
         return _dumps({"name": call.name, "parameters": call.arguments})
 
 
-class QwenXmlFormat(ToolFormat_):
+class QwenXmlFormat(CallFormat):
     """Qwen3-Coder's XML calls: ``<tool_call><function=name><parameter=x>v</parameter></function></tool_call>``.
 
     A parameter's value is text; a parameter that is not a string is read as JSON (``2``, ``true``,
@@ -783,7 +783,7 @@ class QwenXmlFormat(ToolFormat_):
         return f"{_OPEN}\n{_FUNCTION}{call.name}>\n{parameters}{_FUNCTION_END}\n{_CLOSE}"
 
 
-class OpenAIFormat(ToolFormat_):
+class OpenAIFormat(CallFormat):
     """Structured calls in the assistant message's ``tool_calls``; text holds no calls."""
 
     name = "openai"
@@ -801,7 +801,7 @@ class OpenAIFormat(ToolFormat_):
         return f'a "tool_calls" list in your message, like [{_dumps(entry)}]'
 
 
-class PythonFormat(ToolFormat_):
+class PythonFormat(CallFormat):
     """``search(query="x", k=3)`` lines, read with :mod:`ast` (never evaluated)."""
 
     name = "python"
@@ -821,7 +821,7 @@ class PythonFormat(ToolFormat_):
         return repr(value)
 
 
-class ReactFormat(ToolFormat_):
+class ReactFormat(CallFormat):
     """``Action: search[red running shoes]``: one argument, the tool's first parameter (WebShop)."""
 
     name = "react"
@@ -845,7 +845,7 @@ class ReactFormat(ToolFormat_):
 
 
 #: Every format by name.
-FORMATS: dict[str, ToolFormat_] = {
+FORMATS: dict[str, CallFormat] = {
     fmt.name: fmt
     for fmt in (
         HermesFormat(), JsonFormat(), Llama3Format(), QwenXmlFormat(), OpenAIFormat(), PythonFormat(), ReactFormat()

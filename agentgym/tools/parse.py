@@ -9,7 +9,7 @@ from typing import Any
 
 from agentgym.messages import content_text, decode_arguments
 from agentgym.suggest import did_you_mean
-from agentgym.tools.formats import FORMATS, ActionError, RawCall, ToolFormat, ToolFormat_
+from agentgym.tools.formats import FORMATS, ActionError, CallFormat, RawCall, ToolFormat
 from agentgym.tools.tool import Tool, ToolCall, _kind, _short
 
 __all__ = ["ParsedAction", "format_call", "format_instructions", "parse_action"]
@@ -204,7 +204,7 @@ def _registry(tools: Mapping[str, Tool] | Sequence[Tool]) -> dict[str, Tool]:
     return registry
 
 
-def _extract(action: Any, fmt: ToolFormat_, names: Mapping[str, Any]) -> tuple[str, list[RawCall]]:
+def _extract(action: Any, fmt: CallFormat, names: Mapping[str, Any]) -> tuple[str, list[RawCall]]:
     """Return the content and the calls as written, or raise :class:`ActionError`."""
     if isinstance(action, str):
         return fmt.parse(action, names)
@@ -216,7 +216,7 @@ def _extract(action: Any, fmt: ToolFormat_, names: Mapping[str, Any]) -> tuple[s
 
 
 def _extract_message(
-    message: Mapping, fmt: ToolFormat_, names: Mapping[str, Any]
+    message: Mapping, fmt: CallFormat, names: Mapping[str, Any]
 ) -> tuple[str, list[RawCall]]:
     content = message.get("content")
     if isinstance(content, list):  # OpenAI content parts: keep the text ones
@@ -359,7 +359,7 @@ def _short_name(name: str) -> str:
     return name if len(name) <= 40 else f"{name[:37]}..."
 
 
-def _format(name: str) -> ToolFormat_:
+def _format(name: str) -> CallFormat:
     fmt = FORMATS.get(name) if isinstance(name, str) else None
     if fmt is None:
         raise ValueError(f"Unknown tool format {name!r}; use one of {', '.join(FORMATS)}.")

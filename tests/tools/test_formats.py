@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pytest
 
 from agentgym.tools import FORMATS, Tool, ToolCall, format_call, format_instructions, parse_action
-from agentgym.tools.formats import ToolFormat_
+from agentgym.tools.formats import CallFormat
 
 
 def search(query: str, k: int = 5, exact: bool = False) -> list[str]:
@@ -46,7 +46,7 @@ CALLS = [
 def test_formats_table_names_every_format_once():
     assert list(FORMATS) == ["hermes", "json", "llama3", "qwen_xml", "openai", "python", "react"]
     for name, fmt in FORMATS.items():
-        assert isinstance(fmt, ToolFormat_) and fmt.name == name and fmt.instructions
+        assert isinstance(fmt, CallFormat) and fmt.name == name and fmt.instructions
 
 
 @pytest.mark.parametrize("fmt", [name for name in FORMATS if name != "react"])
