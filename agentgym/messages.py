@@ -36,6 +36,7 @@ from agentgym.trajectory import Step
 __all__ = [
     "FINAL_TOOLS",
     "answer_tag",
+    "answer_tags",
     "assistant_message",
     "content_text",
     "decode_arguments",
@@ -301,11 +302,38 @@ def mark_final(step: Step, name: str, arguments: Any) -> None:
     step.info["final"] = {"name": name, "arguments": dict(arguments) if isinstance(arguments, Mapping) else {}}
 
 
-def answer_tag(text: str) -> str | None:
-    """The text of the last ``<answer>...</answer>`` block of ``text``, stripped, if any.
+def answer_tags(text: str) -> list[str]:
+    """The texts of the ``<answer>...</answer>`` blocks of ``text``, in order, as written.
 
-    Found with two reverse string searches, so it is linear in the length of ``text`` whatever it
-    holds.
+    A block runs from an ``<answer>`` to the first ``</answer>`` after it (what the regex
+    ``<answer>(.*?)</answer>`` finds), but the blocks are found with ``str.find``, so the cost is
+    linear in the length of ``text`` whatever it holds.
+
+    Args:
+        text: A completion.
+
+    Returns:
+        The blocks' texts (not stripped).
+
+    Examples:
+        >>> answer_tags("<answer> a </answer> x <answer>b<answer>c</answer> <answer>open")
+        [' a ', 'b<answer>c']
+    """
+    if not isinstance(text, str):
+        return []
+    found = []
+    pos = 0
+    while (start := text.find(_ANSWER_OPEN, pos)) != -1:
+        end = text.find(_ANSWER_CLOSE, start + len(_ANSWER_OPEN))
+        if end == -1:
+            break
+        found.append(text[start + len(_ANSWER_OPEN) : end])
+        pos = end + len(_ANSWER_CLOSE)
+    return found
+
+
+def answer_tag(text: str) -> str | None:
+    """The text of the last ``<answer>...</answer>`` block of ``text`` (:func:`answer_tags`), stripped.
 
     Args:
         text: A completion.
@@ -317,15 +345,8 @@ def answer_tag(text: str) -> str | None:
         >>> answer_tag("<answer>a</answer> then <answer>b</answer>"), answer_tag("<answer>open")
         ('b', None)
     """
-    if not isinstance(text, str):
-        return None
-    end = text.rfind(_ANSWER_CLOSE)
-    if end == -1:
-        return None
-    start = text.rfind(_ANSWER_OPEN, 0, end)
-    if start == -1:
-        return None
-    return text[start + len(_ANSWER_OPEN) : end].strip()
+    found = answer_tags(text)
+    return found[-1].strip() if found else None
 
 
 def steps_from_messages(

@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from agentgym.core import Task
-from agentgym.messages import content_text
+from agentgym.messages import answer_tags, content_text
 from agentgym.rewards.base import RewardResult, final_answer
 from agentgym.trajectory import Trajectory
 
@@ -272,7 +272,6 @@ def numeric_match(
 
 # --- Search-R1 format-aware reward -----------------------------------------------------------
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _INFORMATION = re.compile(r"<information>(.*?)</information>", re.DOTALL)
 _ASSISTANT_MARKER = re.compile(r"<\|im_start\|>assistant\s*")
 _TAG_SPLIT = re.compile(r"(</?(?:think|search|information|answer)>)")
@@ -319,7 +318,7 @@ def extract_answer(text: str, min_matches: int = 1) -> str | None:
         >>> extract_answer("<answer>Paris</answer>", min_matches=2) is None
         True
     """
-    matches = _ANSWER.findall(text)
+    matches = answer_tags(text)
     if len(matches) < max(min_matches, 1):
         return None
     return matches[-1].strip()
