@@ -46,6 +46,7 @@ __all__ = [
     "message_text",
     "steps_from_messages",
     "template_messages",
+    "tool_call_blocks",
 ]
 
 #: The tools whose call gives the final answer when no env says which (imported conversations).
@@ -55,6 +56,9 @@ FINAL_TOOLS: tuple[str, ...] = ("answer", "final_answer", "submit")
 Parser = Callable[[Any], Any]
 
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+
+#: The tags around a Hermes-style tool call written in text.
+TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
 
 
 def content_text(content: Any) -> str:
@@ -433,9 +437,47 @@ def _step(message: Mapping[str, Any], parse: Parser | None, final_tools: Collect
 
 def _text_calls(text: str) -> list[dict[str, Any]]:
     """The Hermes ``<tool_call>`` blocks of a text, read without any tool list (none when malformed)."""
-    if "<tool_call>" not in text:
+    if TOOL_CALL_OPEN not in text:
         return []
-    from agentgym.tools.formats import FORMATS  # the formats read message content through this module
+    _, blocks, problem = tool_call_blocks(text)
+    if problem is not None:
+        return []
+    objects = [decode_arguments(block.strip())[0] for block in blocks]
+    return message_calls({"tool_calls": [obj for obj in objects if isinstance(obj, Mapping)]})
 
-    calls = FORMATS["hermes"].read_calls(text)
-    return [{"name": call.name, "arguments": call.arguments, "id": None} for call in calls]
+
+def tool_call_blocks(text: str) -> tuple[str, list[str], str | None]:
+    """Split a text into what is outside its ``<tool_call>...</tool_call>`` blocks and the blocks' insides.
+
+    Linear: the tags are found with ``str.find``.
+
+    Args:
+        text: A completion.
+
+    Returns:
+        ``(outside, blocks, problem)``: the text outside the blocks, stripped, the blocks' insides,
+        and ``None``, or, when a tag is unmatched, the text before it, the blocks so far and what
+        is wrong, in words for the agent.
+
+    Examples:
+        >>> tool_call_blocks('Hi <tool_call>{"name": "f"}</tool_call> there')
+        ('Hi  there', ['{"name": "f"}'], None)
+        >>> tool_call_blocks("Hi <tool_call>{")[2]
+        'A <tool_call> is not closed: end each call with </tool_call>.'
+    """
+    outside: list[str] = []
+    blocks: list[str] = []
+    pos = 0
+    while (start := text.find(TOOL_CALL_OPEN, pos)) != -1:
+        end = text.find(TOOL_CALL_CLOSE, start + len(TOOL_CALL_OPEN))
+        outside.append(text[pos:start])
+        if end == -1 or TOOL_CALL_OPEN in text[start + len(TOOL_CALL_OPEN) : end]:
+            problem = f"A {TOOL_CALL_OPEN} is not closed: end each call with {TOOL_CALL_CLOSE}."
+            return "".join(outside).strip(), blocks, problem
+        blocks.append(text[start + len(TOOL_CALL_OPEN) : end])
+        pos = end + len(TOOL_CALL_CLOSE)
+    outside.append(text[pos:])
+    content = "".join(outside).strip()
+    if TOOL_CALL_CLOSE in content:
+        return content, blocks, f"Found {TOOL_CALL_CLOSE} without a matching {TOOL_CALL_OPEN} before it."
+    return content, blocks, None

@@ -46,7 +46,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, NamedTuple
 
-from agentgym.messages import json_error
+from agentgym.messages import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, json_error, tool_call_blocks
 from agentgym.tools.tool import _SHORT, Tool, ToolCall, _describe, _kind, _short
 
 __all__ = ["FORMATS", "ActionError", "RawCall", "ToolFormat", "CallFormat"]
@@ -165,26 +165,14 @@ def _where(i: int, n: int) -> str:
 
 # hermes -------------------------------------------------------------------------------------
 
-_OPEN, _CLOSE = "<tool_call>", "</tool_call>"
+_OPEN, _CLOSE = TOOL_CALL_OPEN, TOOL_CALL_CLOSE
 
 
-def _tagged_blocks(text: str, open_tag: str = _OPEN, close_tag: str = _CLOSE) -> tuple[str, list[str]]:
-    """Split ``text`` into the text outside ``open_tag...close_tag`` blocks and the blocks' insides."""
-    outside: list[str] = []
-    blocks: list[str] = []
-    pos = 0
-    while (start := text.find(open_tag, pos)) != -1:
-        end = text.find(close_tag, start + len(open_tag))
-        inner = text[start + len(open_tag) : end] if end != -1 else ""
-        outside.append(text[pos:start])
-        if end == -1 or open_tag in inner:
-            raise ActionError(f"A {open_tag} is not closed: end each call with {close_tag}.", "".join(outside).strip())
-        blocks.append(inner)
-        pos = end + len(close_tag)
-    outside.append(text[pos:])
-    content = "".join(outside).strip()
-    if close_tag in content:
-        raise ActionError(f"Found {close_tag} without a matching {open_tag} before it.", content)
+def _tagged_blocks(text: str) -> tuple[str, list[str]]:
+    """The text outside the ``<tool_call>`` blocks and their insides (:func:`~agentgym.messages.tool_call_blocks`)."""
+    content, blocks, problem = tool_call_blocks(text)
+    if problem is not None:
+        raise ActionError(problem, content)
     return content, blocks
 
 
