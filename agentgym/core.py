@@ -36,7 +36,9 @@ from typing import Any, ClassVar, Literal, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
-from agentgym.tools import ParsedAction, Tool, ToolCall, ToolError, ToolFormat, did_you_mean, parse_action
+from agentgym.messages import answer_tag, assistant_message, mark_final
+from agentgym.suggest import did_you_mean
+from agentgym.tools import FORMATS, ParsedAction, Tool, ToolCall, ToolError, ToolFormat, parse_action
 from agentgym.tools import format_instructions as tool_format_instructions
 from agentgym.trajectory import Rewards, Step, Trajectory
 
@@ -291,7 +293,9 @@ class AgentEnv(gym.Env[str, str]):
             ``options={"task_id": ...}`` may name a task of any split.
         max_turns: Steps after which the episode is truncated.
         tool_format: How tool calls are written in text completions (see :mod:`agentgym.tools`).
-        max_calls_per_turn: Most tool calls one step may make (``None``: no limit).
+        max_calls_per_turn: Most tool calls one step may make (``None``: no limit). A completion with
+            more is refused whole, none of its calls run, and the observation says so: one completion
+            cannot hold the env for thousands of calls.
         max_observation_chars: Longer observations are cut to this length, with a note saying so.
         render_mode: ``None`` or ``"ansi"``.
 
@@ -316,6 +320,11 @@ class AgentEnv(gym.Env[str, str]):
     #: Completions longer than this are rejected as invalid actions.
     max_action_chars: int = 1 << 20
 
+    #: The tool a plain ``<answer>...</answer>`` in a completion stands for, when the completion
+    #: makes no tool call (``None``: no such fallback). The tool is called with
+    #: :meth:`answer_arguments` of the block's text.
+    answer_tool: str | None = None
+
     #: The env's reward, ``reward(trajectory, task) -> RewardResult`` (see :mod:`agentgym.rewards`).
     #: The default :meth:`step_reward` reads it, and ``agentgym score`` rescores saved
     #: trajectories with it, so offline scores equal the rewards recorded at rollout.
@@ -328,7 +337,7 @@ class AgentEnv(gym.Env[str, str]):
         split: str = "train",
         max_turns: int = 10,
         tool_format: ToolFormat = "hermes",
-        max_calls_per_turn: int | None = None,
+        max_calls_per_turn: int | None = 8,
         max_observation_chars: int = 16_000,
         render_mode: str | None = None,
     ):
@@ -336,6 +345,9 @@ class AgentEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         if max_turns < 1:
             raise ValueError(f"max_turns must be at least 1, got {max_turns}")
+        if tool_format not in FORMATS:
+            hint = did_you_mean(str(tool_format), FORMATS)
+            raise ValueError(f"unknown tool_format {tool_format!r}; use one of {', '.join(FORMATS)}.{hint}")
         self.all_tasks = tasks
         self.tasks = tasks.split(split)
         if not self.tasks:
@@ -348,6 +360,8 @@ class AgentEnv(gym.Env[str, str]):
         self.observation_space = TextSpace(max_observation_chars + 64)  # room for the cut note
         self.action_space = TextSpace(self.max_action_chars)
         self.tools: dict[str, Tool] = {tool.name: tool for tool in self.make_tools()}
+        if self.answer_tool is not None and self.answer_tool not in self.tools:
+            raise ValueError(f"answer_tool {self.answer_tool!r} is not one of the tools ({', '.join(self.tools)})")
         self.task: Task | None = None
         self.trajectory: Trajectory | None = None
         self.turn = 0
@@ -368,10 +382,42 @@ class AgentEnv(gym.Env[str, str]):
         """Set up per-episode state for ``task`` (called by ``reset`` before the opening messages)."""
 
     def parse(self, action: str | Mapping[str, Any]) -> ParsedAction:
-        """Turn one completion into tool calls; override to accept env-specific forms of an answer."""
-        return parse_action(
-            action, self.tools, format=self.tool_format, max_calls=self.max_calls_per_turn
-        )
+        """Turn one completion into tool calls.
+
+        Tool calls are read in :attr:`tool_format`; when there is none and :attr:`answer_tool` is
+        set, the last ``<answer>...</answer>`` of the text is a call of that tool (see
+        :meth:`answer_arguments`).
+
+        Args:
+            action: The completion text, or an OpenAI assistant message dict.
+
+        Returns:
+            The content, the validated calls and the error message for the agent (``None`` when
+            well-formed).
+        """
+        parsed = parse_action(action, self.tools, format=self.tool_format, max_calls=self.max_calls_per_turn)
+        if parsed.calls or self.answer_tool is None:
+            return parsed
+        text = action if isinstance(action, str) else action.get("content") if isinstance(action, Mapping) else None
+        body = answer_tag(text) if isinstance(text, str) else None
+        if body is None:
+            return parsed
+        arguments, error = self.tools[self.answer_tool].validate(self.answer_arguments(body))
+        if error is not None:
+            return ParsedAction(content=text, calls=(), error=error)
+        return ParsedAction(content=text, calls=(ToolCall(self.answer_tool, arguments),))
+
+    def answer_arguments(self, text: str) -> dict[str, Any]:
+        """The arguments of :attr:`answer_tool` for the text of an ``<answer>`` block.
+
+        Args:
+            text: The block's text, stripped.
+
+        Returns:
+            By default the text as the tool's first parameter; override to split it differently.
+        """
+        first = next(iter(self.tools[self.answer_tool].parameters.get("properties", {})), None)
+        return {first: text} if first is not None else {}
 
     def step_reward(self, step: Step, done: bool) -> dict[str, float]:
         """The reward components of the step just taken; ``step.reward`` is their sum.
@@ -464,7 +510,7 @@ class AgentEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("the episode is over (or never started): call reset()")
         started = time.perf_counter()
         parsed = self._parse_safely(action)
-        self.trajectory.messages.append(_assistant_message(action))
+        self.trajectory.messages.append(assistant_message(action))
         new_messages: list[dict[str, Any]] = []
         invalid = parsed.error is not None
         terminated = False
@@ -491,13 +537,13 @@ class AgentEnv(gym.Env[str, str]):
         observation = _clip("\n\n".join(message["content"] for message in new_messages), self.max_observation_chars)
         self.trajectory.messages.extend(new_messages)
         step = Step(
-            action=action if isinstance(action, str) else _assistant_message(action),
+            action=action if isinstance(action, str) else assistant_message(action),
             tool_calls=[call.to_dict() for call in calls],
             observation=observation,
             invalid_action=invalid,
         )
         if final is not None:  # rewards find the final answer here, whatever the env calls its tool
-            step.info["final"] = {"name": final.name, "arguments": final.arguments}
+            mark_final(step, final.name, final.arguments)
         self.trajectory.steps.append(step)
         done = terminated or truncated
         # Set before step_reward, so a reward computed from the trajectory sees how it ended.
@@ -569,16 +615,6 @@ def _clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + f"\n[... {len(text) - limit:,} more characters cut]"
-
-
-def _assistant_message(action: Any) -> dict[str, Any]:
-    """The assistant message to record for an action, whatever its shape."""
-    if isinstance(action, Mapping):
-        message = {key: value for key, value in action.items() if key in ("content", "tool_calls")}
-        return {"role": "assistant", **message}
-    if isinstance(action, str):
-        return {"role": "assistant", "content": action}
-    return {"role": "assistant", "content": repr(action)}
 
 
 def render_messages(messages: Sequence[Mapping[str, Any]]) -> str:

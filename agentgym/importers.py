@@ -54,13 +54,13 @@ exact match: :func:`row_task` builds its task from the record's own ``answer``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from agentgym.core import Task
+from agentgym.messages import FINAL_TOOLS, content_text, decode_arguments, steps_from_messages
 from agentgym.tools import ParsedAction
-from agentgym.trajectory import Rewards, Step, Trajectory, TrajectoryError
+from agentgym.trajectory import Rewards, Trajectory, TrajectoryError
 
 __all__ = [
     "FINAL_TOOLS",
@@ -79,9 +79,6 @@ __all__ = [
 
 #: The input formats, in the order :func:`detect_format` tries them.
 FORMATS: tuple[str, ...] = ("agentgym", "sharegpt", "verifiers", "openai")
-
-#: Tool names taken as the final answer when no env parser says which tools are final.
-FINAL_TOOLS: tuple[str, ...] = ("answer", "final_answer", "submit")
 
 #: ``parse(action) -> ParsedAction``: an env's parser, ``env.unwrapped.parse``.
 Parser = Callable[[Any], ParsedAction]
@@ -187,115 +184,6 @@ def env_of(record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
 
 # --------------------------------------------------------------------------------------------------
 # Messages to steps
-
-
-def _text(content: Any) -> str:
-    """Message content as text (OpenAI content parts are joined)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") if isinstance(part, Mapping) else str(part) for part in content)
-    return str(content)
-
-
-def _structured_calls(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """OpenAI ``tool_calls`` as ``{"name", "arguments", "id"}`` dicts (arguments decoded when JSON)."""
-    calls = []
-    for call in message.get("tool_calls") or []:
-        if not isinstance(call, Mapping):
-            continue
-        function = call.get("function") if isinstance(call.get("function"), Mapping) else call
-        arguments = function.get("arguments", {})
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except ValueError:
-                pass  # kept as text: the reward decides what a malformed call is worth
-        calls.append({"name": function.get("name"), "arguments": arguments, "id": call.get("id")})
-    return calls
-
-
-def steps_from_messages(
-    messages: Sequence[Mapping[str, Any]],
-    *,
-    parse: Parser | None = None,
-    final_tools: Collection[str] = FINAL_TOOLS,
-) -> list[Step]:
-    """Rebuild an episode's steps from its conversation.
-
-    Each assistant message is one step; the messages after it up to the next assistant message are
-    its observation. With ``parse`` (an env's parser) the step's tool calls, ``invalid_action`` and
-    final call are what the env itself would make of the action; without it, the message's
-    structured ``tool_calls`` are taken as they are. A call to a tool in ``final_tools`` ends the
-    episode: it is recorded in ``step.info["final"]``, and later calls of that action are dropped,
-    as the env drops them. A tool result starting with ``"Error:"`` (agentgym's convention for a
-    failed call) also marks the step invalid.
-
-    Args:
-        messages: OpenAI chat messages (system and user messages before the first assistant
-            message are the prompt and make no step).
-        parse: ``action -> ParsedAction``, e.g. ``env.unwrapped.parse``.
-        final_tools: Names of the tools that give the final answer.
-
-    Returns:
-        The steps, in order.
-
-    Examples:
-        >>> steps = steps_from_messages([
-        ...     {"role": "user", "content": "Capital of Peru?"},
-        ...     {"role": "assistant", "content": "", "tool_calls": [
-        ...         {"id": "c1", "function": {"name": "search", "arguments": '{"query": "Peru"}'}}]},
-        ...     {"role": "tool", "tool_call_id": "c1", "content": "Peru: capital Lima"},
-        ...     {"role": "assistant", "content": "", "tool_calls": [
-        ...         {"id": "c2", "function": {"name": "answer", "arguments": '{"answer": "Lima"}'}}]},
-        ... ])
-        >>> [step.tool_calls[0]["name"] for step in steps], steps[0].observation
-        (['search', 'answer'], 'Peru: capital Lima')
-        >>> steps[1].info["final"]
-        {'name': 'answer', 'arguments': {'answer': 'Lima'}}
-    """
-    steps: list[Step] = []
-    observations: list[list[str]] = []
-    for message in messages:
-        if not isinstance(message, Mapping):
-            continue
-        if message.get("role") == "assistant":
-            steps.append(_step(message, parse, final_tools))
-            observations.append([])
-        elif observations:
-            text = _text(message.get("content"))
-            observations[-1].append(text)
-            if message.get("role") == "tool" and text.startswith("Error:"):
-                steps[-1].invalid_action = True
-    for step, texts in zip(steps, observations, strict=True):
-        step.observation = "\n\n".join(texts)
-    return steps
-
-
-def _step(message: Mapping[str, Any], parse: Parser | None, final_tools: Collection[str]) -> Step:
-    structured = bool(message.get("tool_calls"))
-    if structured:
-        action: str | dict[str, Any] = {"role": "assistant", "content": _text(message.get("content"))}
-        action["tool_calls"] = message["tool_calls"]
-    else:
-        action = _text(message.get("content"))
-    invalid = False
-    if parse is not None:
-        parsed = parse(action)
-        invalid = parsed.error is not None
-        calls = [call.to_dict() for call in parsed.calls]
-    else:
-        calls = _structured_calls(message)
-    step = Step(action=action, tool_calls=calls, invalid_action=invalid)
-    for index, call in enumerate(calls):
-        if call.get("name") in final_tools:
-            arguments = call.get("arguments")
-            step.info["final"] = {"name": call["name"], "arguments": arguments if isinstance(arguments, dict) else {}}
-            del calls[index + 1 :]  # calls after a final answer are not run
-            break
-    return step
 
 
 def _trajectory(
@@ -415,12 +303,9 @@ def sharegpt_messages(record: Mapping[str, Any]) -> list[dict[str, Any]]:
         if speaker not in _SHAREGPT_ROLES:
             known = ", ".join(sorted(_SHAREGPT_ROLES))
             raise TrajectoryError(f"conversations[{index}].from: unknown speaker {speaker!r} (known: {known})")
-        text = _text(value)
+        text = content_text(value)
         if speaker == "function_call":
-            try:
-                call = json.loads(text)
-            except ValueError:
-                call = None
+            call, _ = decode_arguments(text)
             if isinstance(call, dict) and isinstance(call.get("name"), str):
                 function = {"name": call["name"], "arguments": call.get("arguments", {})}
                 tool_call = {"id": f"call_{index}", "type": "function", "function": function}
@@ -610,7 +495,6 @@ def row_task(record: Mapping[str, Any], format: str) -> Task | None:
         messages = sharegpt_messages(record)
     else:
         messages = record.get("messages")
-    question = next(
-        (_text(m.get("content")) for m in messages or () if isinstance(m, Mapping) and m.get("role") == "user"), ""
-    )
+    users = (m for m in messages or () if isinstance(m, Mapping) and m.get("role") == "user")
+    question = next((content_text(m.get("content")) for m in users), "")
     return Task(id=task_id_of(record, format), prompt=question, gold=gold, metadata=dict(info))

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import agentgym
+from agentgym.messages import content_text, decode_arguments, message_text
 from agentgym.scoring.summary import Stats
 from agentgym.trajectory import Trajectory, TrajectoryError, read_trajectories
 from agentgym.trust import Trust
@@ -670,15 +671,13 @@ def _per_step(trajectory: Trajectory) -> list[float]:
 _HERMES_CALL = re.compile(r"<tool_call>.*?</tool_call>", re.DOTALL)
 
 
-def _text(content: Any) -> str:
-    """A message's content as text (OpenAI content parts are joined; other values become JSON)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and all(isinstance(part, Mapping) for part in content):
-        return "\n".join(str(part.get("text", json.dumps(part, default=str))) for part in content)
-    return json.dumps(content, ensure_ascii=False, indent=1, default=str)
+def _text(value: Any) -> str:
+    """Content, or an action, as text (:mod:`agentgym.messages`); other values become JSON."""
+    if isinstance(value, Mapping):  # an assistant message recorded as a step's action
+        return message_text(value)
+    if value is None or isinstance(value, (str, list)):
+        return content_text(value)
+    return json.dumps(value, ensure_ascii=False, indent=1, default=str)
 
 
 def _body(text: str, collapse: bool = False) -> str:
@@ -701,12 +700,7 @@ def _call(call: Any) -> str:
         return f'<div class="call">{_e(_text(call))}</div>'
     function = call.get("function") if isinstance(call.get("function"), Mapping) else call
     name = function.get("name", "?")
-    arguments = function.get("arguments", {})
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            pass
+    arguments, _ = decode_arguments(function.get("arguments", {}))
     if isinstance(arguments, Mapping):
         shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in arguments.items())
     else:

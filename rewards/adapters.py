@@ -23,7 +23,9 @@ How a trajectory and task are built from the trainer's inputs (:func:`trajectory
   :class:`~agentgym.trajectory.Step`. A list of messages (TRL's conversational format, possibly
   multi-turn with tool calls) gives one step per assistant message, its ``tool_calls``
   converted to ``{"name", "arguments", "id"}`` and the tool/user messages that follow it joined
-  as the step's observation.
+  as the step's observation. This is :func:`agentgym.messages.steps_from_messages`, the reading
+  ``agentgym score`` gives an imported conversation, so a call of a final tool (``answer``...)
+  is marked as the final answer in both and a reward scores the same offline and in training.
 * Gold: the dataset columns named in ``gold_columns`` (default ``answer``) go to ``Task.gold``
   under the same key (a mapping renames: ``{"solution": "answer"}``); a ``gold`` column holding a
   dict is merged in first. The remaining columns go to ``Task.metadata``. ``Task.id`` is the
@@ -36,15 +38,15 @@ A reward value that is NaN is returned as ``None`` to TRL (TRL ignores it in its
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from agentgym.core import Task
+from agentgym.messages import FINAL_TOOLS, content_text, steps_from_messages
 from agentgym.rewards.base import Reward, RewardResult, score_batch
 from agentgym.rewards.compose import WeightedSum
-from agentgym.trajectory import Step, Trajectory
+from agentgym.trajectory import Trajectory
 
 __all__ = [
     "TRL_RESERVED",
@@ -64,39 +66,12 @@ TRL_RESERVED = frozenset(
 Message = Mapping[str, Any]
 
 
-def _text(content: Any) -> str:
-    """Message content as text (OpenAI content parts are joined)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence):
-        return "".join(
-            part.get("text", "") if isinstance(part, Mapping) else str(part) for part in content
-        )
-    return str(content)
-
-
-def _tool_calls(message: Message) -> list[dict[str, Any]]:
-    """OpenAI ``tool_calls`` as agentgym's ``{"name", "arguments", "id"}`` dicts."""
-    calls = []
-    for call in message.get("tool_calls") or []:
-        function = call.get("function", call)
-        arguments = function.get("arguments", {})
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except json.JSONDecodeError:
-                pass  # keep the raw text: the reward decides what a malformed call is worth
-        calls.append({"name": function.get("name"), "arguments": arguments, "id": call.get("id")})
-    return calls
-
-
 def trajectory_from_completion(
     prompt: str | Sequence[Message] | None,
     completion: str | Sequence[Message],
     task_id: str = "0",
     env_id: str = "trl",
+    final_tools: Collection[str] = FINAL_TOOLS,
 ) -> Trajectory:
     """Build a :class:`~agentgym.trajectory.Trajectory` from a trainer's prompt and completion.
 
@@ -105,10 +80,12 @@ def trajectory_from_completion(
         completion: The completion text, or a list of chat messages (assistant, tool, ...).
         task_id: The trajectory's ``task_id``.
         env_id: The trajectory's ``env_id``.
+        final_tools: The tools whose call is the final answer.
 
     Returns:
-        A terminated trajectory: ``messages`` = prompt + completion, one step per assistant
-        message.
+        A terminated trajectory: ``messages`` = prompt + completion, its steps read from the
+        completion by :func:`agentgym.messages.steps_from_messages` (one per assistant message, the
+        final-answer call marked as the env marks it), as ``agentgym score`` reads an imported file.
 
     Examples:
         >>> t = trajectory_from_completion("2+2?", "<answer>4</answer>")
@@ -134,23 +111,11 @@ def trajectory_from_completion(
         completion_messages: list[dict[str, Any]] = [{"role": "assistant", "content": completion}]
     else:
         completion_messages = [dict(message) for message in completion]
-    steps: list[Step] = []
-    observations: list[list[str]] = []
-    for message in completion_messages:
-        if message.get("role") == "assistant":
-            calls = _tool_calls(message)
-            action: str | dict[str, Any] = message if calls else _text(message.get("content"))
-            steps.append(Step(action=action, tool_calls=calls))
-            observations.append([])
-        elif observations:
-            observations[-1].append(_text(message.get("content")))
-    for step, texts in zip(steps, observations, strict=True):
-        step.observation = "\n\n".join(texts)
     return Trajectory(
         env_id=env_id,
         task_id=task_id,
         messages=messages + completion_messages,
-        steps=steps,
+        steps=steps_from_messages(completion_messages, final_tools=final_tools),
         terminated=True,
     )
 
@@ -162,7 +127,7 @@ def _prompt_text(prompt: str | Sequence[Message] | None) -> str:
         return prompt
     for message in reversed(prompt):
         if message.get("role") == "user":
-            return _text(message.get("content"))
+            return content_text(message.get("content"))
     return ""
 
 

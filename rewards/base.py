@@ -9,12 +9,12 @@ present.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from agentgym.core import Task
+from agentgym.messages import answer_tag
 from agentgym.trajectory import Trajectory
 
 
@@ -69,9 +69,6 @@ def score_batch(reward: Reward, trajectories: Sequence[Trajectory], tasks: Seque
     return [reward(trajectory, task) for trajectory, task in zip(trajectories, tasks, strict=True)]
 
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-
-
 def final_answer(trajectory: Trajectory) -> str | None:
     """The agent's final answer, wherever the env put it.
 
@@ -101,12 +98,7 @@ def final_answer(trajectory: Trajectory) -> str | None:
                     return value
     for message in reversed(trajectory.messages):
         if message.get("role") == "assistant":
-            content = message.get("content")
-            if isinstance(content, str):
-                found = _ANSWER_TAG.findall(content)
-                if found:
-                    return found[-1].strip()
-            return None
+            return answer_tag(message.get("content"))
     return None
 
 
@@ -141,5 +133,5 @@ def final_response(trajectory: Trajectory) -> str | None:
     for message in reversed(trajectory.messages):
         if message.get("role") == "assistant":
             content = message.get("content")
-            return content if isinstance(content, str) and _ANSWER_TAG.search(content) else None
+            return content if answer_tag(content) is not None else None
     return None

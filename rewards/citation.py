@@ -80,6 +80,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agentgym.core import Task
+from agentgym.messages import decode_arguments
 from agentgym.rewards.base import Judge, RewardResult, final_response
 from agentgym.trajectory import Trajectory
 
@@ -180,11 +181,7 @@ def extract_citations(text: str, *, strict: bool = False) -> list[str]:
 
 def _argument_urls(arguments: Any) -> list[str]:
     """The canonical URLs among a tool call's argument values that are a URL and nothing else."""
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            return []
+    arguments, _ = decode_arguments(arguments)
     if not isinstance(arguments, Mapping):
         return []
     found = []

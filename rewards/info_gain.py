@@ -41,10 +41,10 @@ from typing import Any, Literal
 import numpy as np
 
 from agentgym.core import Task
+from agentgym.messages import assistant_message, message_text
 from agentgym.rewards.base import RewardResult
 from agentgym.rewards.credit import rescaled_discounted_cumsum, turn_group_normalize
 from agentgym.rewards.scorer import LogProbScorer
-from agentgym.tools import message_text
 from agentgym.trajectory import Trajectory
 
 __all__ = [
@@ -148,10 +148,7 @@ def split_turns(
         opening = [{"role": "user", "content": task.prompt}]
     turns = []
     for step in steps:
-        if isinstance(step.action, Mapping):
-            assistant = {"role": "assistant", **dict(step.action)}
-        else:
-            assistant = {"role": "assistant", "content": str(step.action)}
+        assistant = assistant_message(step.action)
         observation = ({"role": "tool", "content": step.observation},) if step.observation else ()
         turns.append(Turn(assistant, observation))
     return opening, turns

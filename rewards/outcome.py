@@ -28,10 +28,10 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from agentgym.core import Task
+from agentgym.messages import answer_tags, content_text
 from agentgym.rewards.base import RewardResult, final_answer
 from agentgym.trajectory import Trajectory
 
@@ -272,7 +272,6 @@ def numeric_match(
 
 # --- Search-R1 format-aware reward -----------------------------------------------------------
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _INFORMATION = re.compile(r"<information>(.*?)</information>", re.DOTALL)
 _ASSISTANT_MARKER = re.compile(r"<\|im_start\|>assistant\s*")
 _TAG_SPLIT = re.compile(r"(</?(?:think|search|information|answer)>)")
@@ -319,7 +318,7 @@ def extract_answer(text: str, min_matches: int = 1) -> str | None:
         >>> extract_answer("<answer>Paris</answer>", min_matches=2) is None
         True
     """
-    matches = _ANSWER.findall(text)
+    matches = answer_tags(text)
     if len(matches) < max(min_matches, 1):
         return None
     return matches[-1].strip()
@@ -654,9 +653,7 @@ def _response_text(trajectory: Trajectory, wrap_observations: bool) -> str:
     start = next((i for i, m in enumerate(messages) if m.get("role") == "assistant"), len(messages))
     parts = []
     for message in messages[start:]:
-        content = message.get("content") or ""
-        if not isinstance(content, str):
-            content = _text_of(content)
+        content = content_text(message.get("content"))
         if (
             message.get("role") != "assistant"
             and wrap_observations
@@ -665,13 +662,6 @@ def _response_text(trajectory: Trajectory, wrap_observations: bool) -> str:
             content = f"\n\n<information>{content.strip()}</information>\n\n"
         parts.append(content)
     return "".join(parts)
-
-
-def _text_of(content: Any) -> str:
-    """The text parts of a list-of-parts message content."""
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
-    return str(content)
 
 
 class SearchR1Format:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from agentgym.core import Task
+from agentgym.messages import content_text
 from agentgym.rewards.base import Judge, RewardResult, final_answer
 from agentgym.rewards.citation import normalize_text, parse_json_reply
 from agentgym.trajectory import Step, Trajectory
@@ -70,7 +71,7 @@ ItemCheck = Callable[[Mapping[str, Any], Step, Trajectory, Task], bool]
 def _step_text(step: Step) -> str:
     """The assistant's text and tool calls of a step, for judge prompts."""
     if isinstance(step.action, Mapping):
-        text = str(step.action.get("content") or "")
+        text = content_text(step.action.get("content"))
     else:
         text = step.action
     calls = [f"{c.get('name')}({json.dumps(c.get('arguments'))})" for c in step.tool_calls]

@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from agentgym.tools import message_text
+from agentgym.messages import message_text, template_messages
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -282,15 +282,7 @@ class HFScorer(ScorerBase):
         if not template:
             return render_plain(prefix)
         native_tools = "tool_calls" in template
-        messages = []
-        for message in prefix:
-            clean = dict(message)
-            if native_tools and clean.get("tool_calls"):
-                clean["content"] = clean.get("content") or ""
-            else:
-                clean.pop("tool_calls", None)
-                clean["content"] = message_text(message)
-            messages.append(clean)
+        messages = template_messages(prefix, native_tools)
         return self.tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=self.add_generation_prompt
         )

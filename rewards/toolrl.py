@@ -35,6 +35,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 from agentgym.core import Task
+from agentgym.messages import decode_arguments
 from agentgym.rewards.base import RewardResult
 from agentgym.trajectory import Trajectory
 
@@ -106,10 +107,9 @@ def normalize_calls(calls: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if not isinstance(call, Mapping) or "name" not in call:
             raise ValueError(f"not a tool call: {call!r}")
         arguments = call.get("parameters", call.get("arguments", {}))
-        if isinstance(arguments, str):
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        if arguments is None:
-            arguments = {}
+        arguments, error = decode_arguments(arguments)
+        if error is not None:
+            raise ValueError(f"arguments of {call['name']!r} are not JSON: {error}")
         if not isinstance(arguments, Mapping):
             raise ValueError(f"arguments of {call['name']!r} are not an object: {arguments!r}")
         normalized.append({"name": call["name"], "parameters": dict(arguments)})

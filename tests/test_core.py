@@ -190,7 +190,61 @@ def test_max_calls_per_turn():
     assert info["invalid_action"] and "at most 1" in obs
 
 
-@pytest.mark.parametrize("tool_format", ["hermes", "json", "python", "react"])
+def test_every_env_caps_tool_calls_per_turn_by_default():
+    # Issue 12 item 4: one completion cannot hold the env for thousands of calls.
+    env = CapitalsEnv()
+    env.reset(options={"task_id": "capital-peru"})
+    assert env.max_calls_per_turn == 8
+    obs, _, _, _, info = env.step(call("lookup", country="Peru") * 8)
+    assert not info["invalid_action"] and len(info["tool_calls"]) == 8
+    obs, _, _, _, info = env.step(call("lookup", country="Peru") * 5000)
+    assert info["invalid_action"] and info["tool_calls"] == [] and "Call at most 8 tools per turn" in obs
+    assert len(env.trajectory.steps) == 2 and env.trajectory.steps[-1].tool_calls == []
+
+
+def test_a_huge_integer_in_a_structured_call_is_an_error_observation():
+    # Issue 12 item 5: page=10**5000 raised ValueError (int-to-str limit) out of step.
+    env = CapitalsEnv()
+    env.reset(options={"task_id": "capital-peru"})
+    function = {"name": "lookup", "arguments": {"country": 10**5000}}
+    action = {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": function}]}
+    obs, _, _, _, info = env.step(action)
+    assert info["invalid_action"] and "lookup" in obs
+    digits = '{"country": "Peru", "extra": ' + "9" * 5000 + "}"
+    obs, _, _, _, info = env.step(call("lookup", country="Peru").replace('{"country": "Peru"}', digits))
+    assert info["invalid_action"] and "a number is too long" in obs
+    json.loads(env.trajectory.to_json())  # the record stays writable
+
+
+class AnswerTagEnv(CapitalsEnv):
+    answer_tool = "answer"
+
+
+def test_answer_tool_makes_a_plain_answer_tag_a_final_call():
+    env = AnswerTagEnv()
+    env.reset(options={"task_id": "capital-peru"})
+    _, _, terminated, _, info = env.step("I know this. <answer> Lima </answer>")
+    assert terminated and info["tool_calls"][0]["arguments"] == {"text": "Lima"}
+    assert env.trajectory.steps[-1].info["final"] == {"name": "answer", "arguments": {"text": "Lima"}}
+    plain = CapitalsEnv()
+    plain.reset(options={"task_id": "capital-peru"})
+    assert plain.step("<answer>Lima</answer>")[4]["invalid_action"]  # no answer_tool: no fallback
+
+
+def test_an_unknown_tool_format_is_refused_when_the_env_is_built():
+    with pytest.raises(ValueError, match="unknown tool_format 'qwen-xml'.*Did you mean 'qwen_xml'"):
+        CapitalsEnv(tool_format="qwen-xml")
+
+
+def test_answer_tool_must_name_a_tool():
+    class Wrong(CapitalsEnv):
+        answer_tool = "submit"
+
+    with pytest.raises(ValueError, match="answer_tool 'submit' is not one of the tools"):
+        Wrong()
+
+
+@pytest.mark.parametrize("tool_format", ["hermes", "json", "llama3", "qwen_xml", "python", "react"])
 def test_every_text_tool_format_plays_an_episode(tool_format):
     env = CapitalsEnv(tool_format=tool_format)
     env.reset(options={"task_id": "capital-chile"})

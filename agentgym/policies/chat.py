@@ -26,8 +26,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentgym.messages import template_messages
 from agentgym.policies import TOKEN_FIELDS, Conversation, ToolSchemas
-from agentgym.tools import message_text
 
 
 def strip_token_fields(conversation: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -140,17 +140,11 @@ def _template_messages(tokenizer: Any, conversation: Sequence[Mapping[str, Any]]
     are written into the content Hermes-style (as the scorer renders them), never silently dropped.
     """
     native_tools = "tool_calls" in tokenizer.chat_template
-    messages = []
-    for message in strip_token_fields(conversation):
+    messages = strip_token_fields(conversation)
+    for index, message in enumerate(messages):
         if "role" not in message:
-            raise ValueError(f"message {len(messages)} has no 'role': {message!r}")
-        if native_tools and message.get("tool_calls"):
-            message["content"] = message.get("content") or ""
-        else:
-            message["content"] = message_text(message)
-            message.pop("tool_calls", None)
-        messages.append(message)
-    return messages
+            raise ValueError(f"message {index} has no 'role': {message!r}")
+    return template_messages(messages, native_tools)
 
 
 def _render(

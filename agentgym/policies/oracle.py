@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentgym.messages import content_text
 from agentgym.policies import Completion, Conversation, ToolSchemas
 
 
@@ -33,14 +34,17 @@ class OraclePolicy:
         """One oracle action per conversation, from the env at the same position."""
         if len(envs) != len(conversations):
             raise ValueError(f"{len(envs)} envs for {len(conversations)} conversations: give one env each")
-        return [Completion(_text(env.oracle_action())) for env in envs]
+        return [_completion(env.oracle_action()) for env in envs]
 
     def describe(self) -> dict[str, Any]:
         """``{"name": "oracle"}`` for the trajectory's ``policy`` field."""
         return {"name": "oracle"}
 
 
-def _text(action: Any) -> str:
-    if not isinstance(action, str):
-        raise TypeError(f"oracle_action() returned {type(action).__name__}; the oracle policy expects text")
-    return action
+def _completion(action: Any) -> Completion:
+    """The completion of an oracle action: text, or an assistant message with tool calls."""
+    if isinstance(action, str):
+        return Completion(action)
+    if isinstance(action, Mapping):
+        return Completion(content_text(action.get("content")), tool_calls=action.get("tool_calls") or None)
+    raise TypeError(f"oracle_action() returned {type(action).__name__}; expected text or an assistant message")

@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from agentgym.messages import assistant_message
 from agentgym.policies import TOKEN_FIELDS, Completion, Policy
 from agentgym.runner.envs import PROCESS_KEY, THREADS_KEY, LocalEnv, ProcessEnv, env_metadata
 from agentgym.trajectory import Trajectory, TrajectoryWriter, read_trajectories
@@ -439,7 +440,7 @@ class Runner:
                 continue
             _, _, terminated, truncated, info = outcome
             completion = slot.completions[-1][0]
-            slot.conversation.append(_assistant_message(completion))
+            slot.conversation.append(assistant_message(completion.action, _tokens(completion)))
             slot.conversation.extend(info["messages"])
             if terminated or truncated:
                 self._finish(index, slots, pending, finished)
@@ -573,15 +574,9 @@ def _completion_problem(completion: Any) -> str | None:
     return None
 
 
-def _assistant_message(completion: Completion) -> dict[str, Any]:
-    """The assistant message for the conversation, with the token ids a tokenizing policy extends."""
-    action = completion.action
-    message = dict(action) if isinstance(action, dict) else {"role": "assistant", "content": action}
-    for name in TOKEN_FIELDS:
-        value = getattr(completion, name)
-        if value is not None:
-            message[name] = value
-    return message
+def _tokens(completion: Completion) -> dict[str, Any]:
+    """The token ids a tokenizing policy extends, carried on the runner's copy of the conversation."""
+    return {name: getattr(completion, name) for name in TOKEN_FIELDS}
 
 
 def _without_tokens(message: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from agentgym.core import AgentEnv, Task, TaskSet, any_value
@@ -22,7 +21,7 @@ from agentgym.envs.deepsearch.tasks import factbook_tasks, fictional_tasks, hotp
 from agentgym.rewards.base import RewardResult, final_answer, final_response
 from agentgym.rewards.citation import CitationRubric, extract_citations, normalize_text
 from agentgym.rewards.outcome import exact_match, f1_score, gold_answers
-from agentgym.tools import ParsedAction, Tool, ToolCall, ToolError, format_call
+from agentgym.tools import Tool, ToolCall, ToolError, format_call
 from agentgym.trajectory import Trajectory
 
 SYSTEM_PROMPT = """You answer questions by researching a document collection with tools.
@@ -32,7 +31,6 @@ citations written as [n](url), citing only pages you have opened. Be brief.
 
 {tools}"""
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -176,6 +174,8 @@ class DeepSearchEnv(AgentEnv):
         "n_entities": lambda value: type(value) is int and 1 <= value <= 1000,
         "retriever": lambda value: value == "bm25",
     }
+    #: A plain ``<answer>...</answer>`` is the answer tool (:meth:`answer_arguments`).
+    answer_tool = "answer"
 
     def __init__(
         self,
@@ -298,20 +298,10 @@ class DeepSearchEnv(AgentEnv):
 
     # ---- protocol hooks ---------------------------------------------------------------------
 
-    def parse(self, action: str | Mapping[str, Any]) -> ParsedAction:
-        """Tool calls as usual; a plain ``<answer>...</answer>`` is the answer tool with that text."""
-        parsed = super().parse(action)
-        text = action if isinstance(action, str) else action.get("content") if isinstance(action, Mapping) else None
-        if parsed.calls or not isinstance(text, str):
-            return parsed
-        found = _ANSWER_TAG.findall(text)
-        if not found:
-            return parsed
-        body = found[-1].strip()
-        short, _, report = body.partition("\n")
-        return ParsedAction(
-            content=text, calls=(ToolCall("answer", {"answer": short.strip(), "report": report.strip()}),)
-        )
+    def answer_arguments(self, text: str) -> dict[str, Any]:
+        """A plain ``<answer>...</answer>``: its first line is the answer, the rest the report."""
+        short, _, report = text.partition("\n")
+        return {"answer": short.strip(), "report": report.strip()}
 
     def oracle_action(self) -> str | dict[str, Any]:
         """Solve the task from gold data through the tools: search, open each evidence page, answer."""

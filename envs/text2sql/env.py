@@ -12,7 +12,6 @@ rewards plus a process reward per query that runs) is computed from the trajecto
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -29,7 +28,7 @@ from agentgym.rewards.sql import (
     schema_linking_score,
     syntax_reward,
 )
-from agentgym.tools import ParsedAction, Tool, ToolCall, ToolError, format_call
+from agentgym.tools import Tool, ToolCall, ToolError, format_call
 from agentgym.trajectory import Step, Trajectory
 
 SYSTEM_PROMPT = """You answer questions about a database by writing SQL (DuckDB dialect) and trying it.
@@ -41,7 +40,6 @@ read-only, one statement per call, and a query stops after {timeout:g} seconds.
 
 {tools}"""
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,6 +211,8 @@ class TextToSQLEnv(AgentEnv):
         "seed": lambda value: type(value) is int,
         "timeout_s": lambda value: type(value) in (int, float) and 0 < value <= 10,
     }
+    #: A plain ``<answer>...</answer>`` submits the SQL inside (:meth:`answer_arguments`).
+    answer_tool = "submit"
 
     def __init__(
         self,
@@ -330,16 +330,9 @@ class TextToSQLEnv(AgentEnv):
 
     # ---- protocol hooks ---------------------------------------------------------------------
 
-    def parse(self, action: str | Mapping[str, Any]) -> ParsedAction:
-        """Tool calls as usual; a plain ``<answer>...</answer>`` is a submit of the SQL inside."""
-        parsed = super().parse(action)
-        text = action if isinstance(action, str) else action.get("content") if isinstance(action, Mapping) else None
-        if parsed.calls or not isinstance(text, str):
-            return parsed
-        found = _ANSWER_TAG.findall(text)
-        if not found:
-            return parsed
-        return ParsedAction(content=text, calls=(ToolCall("submit", {"sql": extract_sql(found[-1]).strip()}),))
+    def answer_arguments(self, text: str) -> dict[str, Any]:
+        """A plain ``<answer>...</answer>`` is a submit of the SQL inside (fenced or not)."""
+        return {"sql": extract_sql(text).strip()}
 
     def step_reward(self, step: Step, done: bool) -> dict[str, float]:
         """Record this step's queries (and the submission) in ``step.info``, then score the episode so far."""

@@ -93,6 +93,16 @@ def test_groups_share_a_task_and_resets_are_seeded_by_plan_position():
         Runner("toy/Capitals-v0", OraclePolicy(), group_size=4).plan(n=6)
 
 
+@pytest.mark.parametrize("tool_format", ["openai", "qwen_xml"])
+def test_the_oracle_plays_structured_and_xml_calls_and_the_runner_records_them_as_the_env_does(tool_format):
+    # The oracle refused a structured (dict) action before; the runner's conversation equals the env's record.
+    with Runner("toy/Capitals-v0", OraclePolicy(), num_envs=2, env_kwargs={"tool_format": tool_format}) as runner:
+        episodes = list(runner.episodes(runner.plan(task_ids=["capital-peru", "capital-chile"])))
+    for trajectory in episodes:
+        assert trajectory.error is None and trajectory.terminated and trajectory.rewards.total > 0
+        assert trajectory.steps[-1].info["final"]["name"] == "answer"
+
+
 def test_token_ids_and_logprobs_are_stored_on_steps_and_handed_back_on_the_conversation():
     policy = Counting()
     with Runner("toy/Capitals-v0", policy, num_envs=2) as runner:

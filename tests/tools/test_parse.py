@@ -1,4 +1,4 @@
-"""Tests for agentgym.tools: schema derivation, validation, the five parsers, and a fuzz test."""
+"""Tests for agentgym.tools (Tool, parse_action, the first five formats): schemas, validation, parsers, fuzz."""
 
 from __future__ import annotations
 
