@@ -188,7 +188,7 @@ def test_a_stall_on_a_long_run_is_caught_with_its_seconds():
 
 
 def test_a_raise_on_a_huge_integer_is_caught():
-    with pytest.raises(ConformanceError, match=r"\[huge-int\] .*argument 'number'.*step raised ValueError"):
+    with pytest.raises(ConformanceError, match=r"\[huge-int\] .*step raised ValueError"):
         testing.check_hostile(HugeIntEnv, ["huge-int"], per_class=None)
 
 

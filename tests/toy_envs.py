@@ -7,7 +7,9 @@ module registers ``toy/Capitals-v0`` (a test-only namespace; the package registe
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import tempfile
 import threading
 import time
@@ -236,7 +238,11 @@ class LongRunSleepEnv(CapitalsEnv):
 
 
 class HugeIntEnv(CapitalsEnv):
-    """Has a ``page`` tool that writes its integer with ``str``, which raises past 4,300 digits."""
+    """Reads any long run of digits in an action as a Python int, which raises past 4,300 digits.
+
+    (The core refuses huge integers in tool arguments before a tool runs, so this hole is made by hand
+    in ``step``, the way an env that inspects raw actions could.)
+    """
 
     def make_tools(self) -> list[Tool]:
         return [*super().make_tools(), Tool.from_function(self.page)]
@@ -247,7 +253,14 @@ class HugeIntEnv(CapitalsEnv):
         Args:
             number: The page number.
         """
-        return "page " + str(number)
+        return f"page {number}"
+
+    def step(self, action):
+        text = action if isinstance(action, str) else json.dumps(action)
+        digits = re.search(r"\d{4301}", text)
+        if digits:
+            int(digits.group())
+        return super().step(action)
 
 
 class RecordDroppingEnv(CapitalsEnv):
@@ -261,7 +274,10 @@ class RecordDroppingEnv(CapitalsEnv):
 
 
 class SlowCallsEnv(CapitalsEnv):
-    """Each lookup takes 2 ms: fine one at a time, 1 s for 500 calls in one completion."""
+    """Each lookup takes 2 ms: fine one at a time, 1 s for 500 calls in one completion (no per-turn call cap)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**{"max_calls_per_turn": None, **kwargs})
 
     def lookup(self, country: str) -> str:
         """Look up a country's capital.
