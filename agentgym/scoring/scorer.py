@@ -16,7 +16,7 @@ from agentgym.core import Task
 from agentgym.rewards.base import Judge, Reward, RewardResult, score_batch
 from agentgym.rewards.compose import WeightedSum
 from agentgym.scoring.specs import ScoreError, _EnvDefault, _UserReward, load_object, parse_reward
-from agentgym.trajectory import Trajectory, TrajectoryError
+from agentgym.trajectory import Rewards, Trajectory, TrajectoryError
 
 # --------------------------------------------------------------------------------------------------
 # Per-trajectory results
@@ -112,21 +112,17 @@ def _longest_repeat(trajectory: Trajectory) -> int:
 
 
 def _env_components(result: RewardResult) -> tuple[float, dict[str, float]]:
-    """Score and components of the env's own reward, summed exactly as ``AgentEnv`` records them."""
+    """Score and components of the env's own reward, summed exactly as ``AgentEnv`` records them.
+
+    ``AgentEnv.step_reward`` records each step's entry of ``details["steps"]`` when the reward gives
+    them, else each ``per_step`` value as ``reward``, else the value on the last step.
+    """
     steps = result.details.get("steps") if isinstance(result.details, Mapping) else None
-    if steps:
-        components: dict[str, float] = {}
-        per_step = []
-        for step in steps:
-            values = {name: float(value) for name, value in step.items()}
-            per_step.append(float(sum(values.values())))
-            for name, value in values.items():
-                components[name] = components.get(name, 0.0) + value
-        return float(sum(per_step)), components
-    if result.per_step:
-        total = float(sum(float(value) for value in result.per_step))
-        return total, {"reward": total}
-    return float(result.value), {"reward": float(result.value)}
+    if not steps:
+        values = result.per_step if result.per_step else [result.value]
+        steps = [{"reward": value} for value in values]
+    rewards = Rewards.from_steps(steps)
+    return rewards.total, rewards.components
 
 
 # --------------------------------------------------------------------------------------------------
