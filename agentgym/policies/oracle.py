@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agentgym.policies import Completion, Conversation, ToolSchemas
+from agentgym.policies import Completion, Conversation, Policy, ToolSchemas
 
 
-class OraclePolicy:
+class OraclePolicy(Policy):
     """Completes each conversation with its env's ``oracle_action()`` (proves every task solvable).
 
     The oracle reads gold data from the env, so it needs the envs themselves: the runner passes
