@@ -53,6 +53,9 @@ class DeepSearchReward:
         0.7
     """
 
+    #: What each component measures (see :data:`agentgym.rewards.registry.KINDS`).
+    kinds = {"outcome": "outcome", "citation": "citation", "format": "format", "evidence": "process"}
+
     def __init__(
         self, alpha: float = 0.3, outcome: str = "em", format_score: float = 0.1, evidence_weight: float = 0.1
     ):

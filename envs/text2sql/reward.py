@@ -77,6 +77,17 @@ class TextToSQLReward:
         (1.0, 1.0)
     """
 
+    #: What each component measures (see :data:`agentgym.rewards.registry.KINDS`): the four scores of
+    #: the submitted query are outcome rewards.
+    kinds = {
+        "execution": "outcome",
+        "syntax": "outcome",
+        "schema": "outcome",
+        "ngram": "outcome",
+        "format": "format",
+        "process": "process",
+    }
+
     def __init__(
         self,
         weights: Mapping[str, float] | None = None,
