@@ -151,6 +151,10 @@ REWARDS: dict[str, RewardEntry] = {
         "agentgym.rewards.shaping:PotentialShaping", "shaping", "potential-based shaping of a reward",
         unavailable="it shapes a reward with a potential function phi(trajectory, t, task), which a spec cannot "
         "give: define PotentialShaping(reward, potential) in a file and pass --reward FILE.py"),
+    "gate": RewardEntry(
+        "agentgym.rewards.compose:Gate", "shaping", "a reward counted only when another passes a threshold",
+        unavailable="it combines two rewards (the gate and the gated one), which a spec's flat sum cannot express: "
+        "define Gate(reward, gate) in a file and pass --reward FILE.py"),
     # env families' rewards that live in rewards/
     "toolrl": RewardEntry("agentgym.rewards.toolrl:ToolRLReward", "env",
                           "ToolRL: format + correctness of the tool calls against task.gold"),
