@@ -14,7 +14,10 @@ other rewards (:class:`WeightedSum`, :class:`Gate`, :class:`LogSigmoidConjunctio
 As in TRL's ``reward_weights`` and verifiers' ``Rubric``, a component with weight 0 is still
 computed and reported in ``details``; it just does not count.
 
-Formulas and worked examples: ``reference/rewards.md`` §7.1 (PAR) and §7.2 (LSC).
+PAR: Fu et al., 2025, "Reward Shaping to Mitigate Reward Hacking in RLHF" (arXiv 2502.18770); code
+``PorUna-byte/PAR``, ``trainers/reward_shaper.py`` (``RewardShaper.shaped_reward``, ``reward_lsc``).
+LSC: Wang et al., 2024, "Transforming and Combining Rewards for Aligning Large Language Models"
+(arXiv 2402.00742), with the reference quantile as the PAR code computes it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Information-gain rewards: how much a turn taught the agent.
 
-Three families (formulas, sources and worked examples: ``reference/rewards.md`` §5):
+Three families, each with its paper and code below:
 
 * **IGPO / A²TGPO** — ground-truth-probability gain. After every turn a scorer model is asked how
   likely the gold answer now is; turn ``t`` earns ``IG_t = p_t − p_{t−1}``
@@ -224,7 +224,7 @@ def igpo_gains(values: Sequence[float]) -> list[float]:
         One gain per turn after the first value.
 
     Examples:
-        The worked example of ``rewards.md`` §5.2:
+        Three turns whose gold-answer probability rises, falls, then rises:
 
         >>> [round(g, 2) for g in igpo_gains([0.10, 0.30, 0.25, 0.60])]
         [0.2, -0.05, 0.35]
@@ -408,7 +408,7 @@ def infopo_gain(logp_with: Sequence[float], logp_without: Sequence[float]) -> fl
         ``I_t``.
 
     Examples:
-        The worked example of ``rewards.md`` §5.1:
+        Three tokens of the next action, with and without the observation:
 
         >>> round(infopo_gain([-0.5, -1.0, -0.2], [-1.5, -1.2, -0.9]), 4)
         0.6333
@@ -458,7 +458,7 @@ def infopo_gate(outcomes: Sequence[float], temperature: float = 0.05) -> float:
         The gate.
 
     Examples:
-        The worked examples of ``rewards.md`` §5.1:
+        Groups of five with one, none and two successes:
 
         >>> round(infopo_gate([1, 0, 0, 0, 0], temperature=0.5), 4)
         0.2902
@@ -797,7 +797,7 @@ def factored_entropy(sizes: Iterable[int], base: float = 2.0) -> float:
     The attribute-independence assumption of "Dialogue as Discovery" (arXiv 2510.27410).
 
     Examples:
-        The worked example of ``rewards.md`` §5.3: 3 attributes with 4 values each.
+        Three independent attributes with four values each.
 
         >>> factored_entropy([4, 4, 4])
         6.0
@@ -837,8 +837,8 @@ def _factors(space: Any, what: str) -> dict[str, list[Any]]:
 class EntropyReductionReward:
     """Entropy reduction over the env's discrete hypothesis space, per step (model-free).
 
-    Paper: "Dialogue as Discovery" (arXiv 2510.27410; no code — the form below is the
-    implementable reading of ``rewards.md`` §5.3, a PAPER/RECON method). Beliefs are uniform
+    Paper: "Dialogue as Discovery" (arXiv 2510.27410; no code was published — the form below is an
+    implementable reading of the paper's entropy-reduction reward). Beliefs are uniform
     over the hypotheses still consistent, and attributes are independent, so
     ``H = Σ_k log_b |R_k|`` over the remaining values ``R_k`` of each attribute ``k``.
 

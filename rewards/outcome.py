@@ -1,9 +1,8 @@
 """Outcome rewards on the agent's final answer: exact match, sub-EM, token F1, numeric match.
 
 Everything here follows Search-R1 (Jin et al., 2025, "Search-R1: Training LLMs to Reason and
-Leverage Search Engines with Reinforcement Learning"), code ``PeterGriffinJin/Search-R1``
-(``verl/utils/reward_score/qa_em.py`` and ``qa_em_format.py``), as transcribed in
-``reference/rewards.md`` §4:
+Leverage Search Engines with Reinforcement Learning", arXiv 2503.09516), code
+``PeterGriffinJin/Search-R1`` (``verl/utils/reward_score/qa_em.py`` and ``qa_em_format.py``):
 
 * :func:`normalize_answer`: lowercase, delete every ``string.punctuation`` character, replace the
   articles ``a``/``an``/``the`` by a space, collapse whitespace (the SQuAD normalization the

@@ -12,6 +12,7 @@ import inspect
 import math
 import pkgutil
 from dataclasses import replace
+from pathlib import Path
 
 import gymnasium
 import pytest
@@ -200,3 +201,9 @@ def test_each_name_is_reachable_from_agentgym_score(name, tmp_path, capsys):
         assert code == 1 and "the reward failed on task 'capital-peru'" in err and NEEDS_TASK_DATA[name] in err
     else:
         assert code == 0, err
+
+
+def test_rewards_cite_papers_and_code_not_notes_the_project_lacks():
+    for path in Path(agentgym.rewards.__path__[0]).glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "rewards.md" not in text and "web-and-gui.md" not in text, path.name
