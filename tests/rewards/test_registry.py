@@ -207,3 +207,39 @@ def test_rewards_cite_papers_and_code_not_notes_the_project_lacks():
     for path in Path(agentgym.rewards.__path__[0]).glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "rewards.md" not in text and "web-and-gui.md" not in text, path.name
+
+
+def test_the_summary_reads_component_kinds_not_names():
+    """Before, any component with "format" in its name counted as a format reward, and only fixed names as outcomes."""
+    from agentgym.scoring import Scored, Summary
+
+    def scored(components, kinds):
+        return Scored("e", "t", 0.1, components, None, 1, 0, False, 1, kinds=kinds)
+
+    summary = Summary()
+    summary.add(scored({"bonus": 0.1, "correct": 0.0}, {"bonus": "format", "correct": "outcome"}))
+    summary.add(scored({"my_format": 0.1, "em": 0.0}, {"em": "outcome"}))  # my_format is the user's: kind other
+    summary.add(scored({"bonus": 0.1, "correct": 0.0, "found": 0.05}, {"bonus": "format", "correct": "outcome",
+                                                                       "found": "process"}))
+    assert summary.diagnostics()["format_without_evidence"]["count"] == 1
+    with Scorer("em,search_r1_format=0") as scorer:
+        trajectory, _ = oracle_episode()
+        assert scorer.score(trajectory).kinds == {"em": "outcome", "search_r1_format": "format"}
+    env = gymnasium.make("agentgym/DeepSearch-v0", corpus="fictional", n_entities=40)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        *_, terminated, truncated, _ = env.step(env.unwrapped.oracle_action())
+        done = terminated or truncated
+    with Scorer() as scorer:  # the env's own reward: the kinds its reward declares
+        assert scorer.score(env.unwrapped.trajectory).kinds == type(env.unwrapped.reward).kinds
+    env.close()
+
+
+def test_env_rewards_declare_the_kinds_of_their_components():
+    from agentgym.envs.deepsearch.reward import DeepSearchReward
+    from agentgym.envs.text2sql.reward import DEFAULT_WEIGHTS, TextToSQLReward
+
+    assert set(DeepSearchReward.kinds) == {"outcome", "citation", "format", "evidence"}
+    assert set(TextToSQLReward.kinds) == {*DEFAULT_WEIGHTS, "process"}
+    assert set(DeepSearchReward.kinds.values()) | set(TextToSQLReward.kinds.values()) <= set(KINDS)
