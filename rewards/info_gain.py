@@ -1,20 +1,25 @@
 """Information-gain rewards: how much a turn taught the agent.
 
-Three families, each with its paper and code below:
+Three families:
 
 * **IGPO / A²TGPO** — ground-truth-probability gain. After every turn a scorer model is asked how
   likely the gold answer now is; turn ``t`` earns ``IG_t = p_t − p_{t−1}``
   (:func:`igpo_turn_value`, :func:`igpo_gains`, :class:`IGPOReward`). A²TGPO keeps the signal and
-  normalizes it within (prompt, turn-index) groups (:func:`a2tgpo_advantages`).
+  normalizes it within (prompt, turn-index) groups (:func:`a2tgpo_advantages`). IGPO: Wang et al.,
+  2025, "Information Gain-based Policy Optimization: A Simple and Effective Approach for Multi-Turn
+  LLM Agents" (arXiv 2510.14967), code ``GuoqingWang1/IGPO`` (``scrl/llm_agent/generation.py``,
+  ``verl/utils/reward_score/info_gain.py``). A²TGPO: arXiv 2605.06200 (no public code).
 * **InfoPO** — counterfactual gain. How much more likely the agent's *next action* is with the
   observation it got than with the observation masked (:func:`infopo_gain`,
   :class:`InfoPOReward`), fused with the outcome advantage through a magnitude bound and a
   variance gate (:func:`infopo_gate`, :func:`infopo_magnitude_ratio`,
-  :func:`infopo_advantages`).
+  :func:`infopo_advantages`). InfoPO: arXiv 2603.00656, code ``kfq20/InfoPO``
+  (``verl/trainer/ppo/intrinsic_reward.py``, ``verl/trainer/ppo/core_algos.py``).
 * **Entropy reduction** ("Dialogue as Discovery") — model-free. With the env's discrete hypothesis
   space and uniform beliefs over the hypotheses still consistent, turn ``t`` earns
   ``ΔH_t = H_{t−1} − H_t`` (:func:`uniform_entropy`, :func:`factored_entropy`,
-  :func:`entropy_reductions`, :class:`EntropyReductionReward`).
+  :func:`entropy_reductions`, :class:`EntropyReductionReward`). Paper: arXiv 2510.27410 (no
+  public code).
 
 The model-based rewards take a :class:`~agentgym.rewards.scorer.LogProbScorer`; this module never
 imports torch. The pure functions work on plain numbers, so the formulas are tested without a
