@@ -164,11 +164,11 @@ class Rewards:
         components: dict[str, float] = {}
         per_step = []
         for step in steps:
-            values = {name: float(value) for name, value in step.items()}
-            per_step.append(float(sum(values.values())))
-            for name, value in values.items():
+            values = [float(value) for value in step.values()]
+            per_step.append(float(sum(values)))
+            for name, value in zip(step, values):
                 components[name] = components.get(name, 0.0) + value
-        return cls(total=float(sum(per_step)), components=components, per_step=per_step)
+        return cls(float(sum(per_step)), components, per_step)
 
 
 @dataclass
