@@ -72,5 +72,7 @@ def test_recorded_rewards_are_the_one_sum_of_components():
         *_, terminated, truncated, _ = env.step(env.unwrapped.oracle_action())
         done = terminated or truncated
     trajectory = env.unwrapped.trajectory
-    assert trajectory.rewards == Rewards.from_steps(step.reward_components for step in trajectory.steps)
+    summed = Rewards.from_steps(step.reward_components for step in trajectory.steps)
+    assert vars(trajectory.rewards) == vars(summed) == {"total": 1.1, "components": {"process": 0.1, "outcome": 1.0},
+                                                        "per_step": [0.1, 1.0]}
     assert [step.reward for step in trajectory.steps] == trajectory.rewards.per_step
