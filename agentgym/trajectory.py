@@ -166,7 +166,7 @@ class Rewards:
         for step in steps:
             values = [float(value) for value in step.values()]
             per_step.append(float(sum(values)))
-            for name, value in zip(step, values):
+            for name, value in zip(step, values, strict=True):
                 components[name] = components.get(name, 0.0) + value
         return cls(float(sum(per_step)), components, per_step)
 
