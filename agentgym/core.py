@@ -282,7 +282,8 @@ class AgentEnv(gym.Env[str, str]):
     """Base class of every agentgym environment: a multi-turn, tool-using conversation.
 
     Subclasses pass a :class:`TaskSet` to ``__init__`` and override :meth:`make_tools`; they may
-    override :meth:`system_prompt`, :meth:`begin_episode`, :meth:`parse` and :meth:`step_reward`.
+    override :meth:`system_prompt`, :meth:`begin_episode`, :meth:`parse`, :meth:`end_step`,
+    :meth:`step_reward` and :meth:`oracle_action`.
     Tools signal an agent's mistake by raising :class:`~agentgym.tools.ToolError`; a call to a tool
     declared ``final=True`` ends the episode (``terminated``). ``max_turns`` steps without that
     truncate it.
@@ -419,6 +420,44 @@ class AgentEnv(gym.Env[str, str]):
         first = next(iter(self.tools[self.answer_tool].parameters.get("properties", {})), None)
         return {first: text} if first is not None else {}
 
+    def end_step(self, step: Step, done: bool) -> None:
+        """Record what the env knows about the step just taken, before it is rewarded.
+
+        Called once per step, after the step is appended to ``self.trajectory.steps`` and before
+        :meth:`step_reward`; write into ``step.info`` what the reward needs to read later (a
+        reward reads the trajectory alone, so offline rescoring sees the same facts).
+
+        Args:
+            step: The step, already appended to ``self.trajectory.steps``.
+            done: Whether the episode ends with this step (terminated or truncated).
+        """
+
+    def oracle_action(self) -> str | Mapping[str, Any]:
+        """An action that makes progress towards solving the current task from its gold data.
+
+        Optional: envs that can solve their own tasks override it; the ``oracle`` policy and
+        :func:`agentgym.testing.check_oracle` use it to prove every task solvable. Check
+        :meth:`has_oracle` before calling it.
+
+        Returns:
+            A completion (text or an assistant message) for :meth:`step`.
+
+        Raises:
+            NotImplementedError: If the env defines no oracle.
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no oracle_action()")
+
+    @classmethod
+    def has_oracle(cls) -> bool:
+        """Whether the class overrides :meth:`oracle_action` with a method.
+
+        Examples:
+            >>> AgentEnv.has_oracle()
+            False
+        """
+        method = getattr(cls, "oracle_action", None)
+        return callable(method) and method is not AgentEnv.oracle_action
+
     def step_reward(self, step: Step, done: bool) -> dict[str, float]:
         """The reward components of the step just taken; ``step.reward`` is their sum.
 
@@ -548,9 +587,10 @@ class AgentEnv(gym.Env[str, str]):
         done = terminated or truncated
         # Set before step_reward, so a reward computed from the trajectory sees how it ended.
         self.trajectory.terminated, self.trajectory.truncated = terminated, truncated
+        self.end_step(step, done)
         components = {name: float(value) for name, value in self.step_reward(step, done).items()}
         step.reward_components = components
-        step.reward = float(sum(components.values()))
+        step.reward = Rewards.from_steps([components]).total
         step.timings["env"] = time.perf_counter() - started
         if done:
             self._finish()
@@ -602,12 +642,7 @@ class AgentEnv(gym.Env[str, str]):
         self._done = True
         trajectory = self.trajectory
         assert trajectory is not None
-        components: dict[str, float] = {}
-        for step in trajectory.steps:
-            for name, value in step.reward_components.items():
-                components[name] = components.get(name, 0.0) + value
-        per_step = [step.reward for step in trajectory.steps]
-        trajectory.rewards = Rewards(total=float(sum(per_step)), components=components, per_step=per_step)
+        trajectory.rewards = Rewards.from_steps(step.reward_components for step in trajectory.steps)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -1084,10 +1084,9 @@ def _agent_env(env: gym.Env) -> AgentEnv:
 
 def _env_oracle(env: AgentEnv) -> Oracle | None:
     """The env's own ``oracle_action`` if its class defines one."""
-    method = getattr(type(env), "oracle_action", None)
-    if method is None:
+    if not env.has_oracle():
         return None
-    return lambda inner: method(inner)
+    return lambda inner: inner.oracle_action()
 
 
 def _default_script(env: gym.Env) -> list[Any]:

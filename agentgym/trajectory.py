@@ -142,6 +142,35 @@ class Rewards:
     components: dict[str, float] = field(default_factory=dict)
     per_step: list[float] = field(default_factory=list)
 
+    @classmethod
+    def from_steps(cls, steps: Iterable[Mapping[str, float]]) -> Rewards:
+        """Sum the named reward components of each step: the one place totals are computed.
+
+        A step's reward is the sum of its components, the episode's ``total`` the sum of the
+        step rewards, and ``components`` each name's sum over the steps. ``AgentEnv`` records its
+        rewards with it, and ``agentgym score`` rescores an env's own reward with it, so the two agree.
+
+        Args:
+            steps: One mapping ``{component name: value}`` per step (already weighted).
+
+        Returns:
+            The episode's rewards.
+
+        Examples:
+            >>> Rewards.from_steps([{"evidence": 0.05}, {"evidence": 0.05, "outcome": 1.0}])
+            Rewards(total=1.1, components={'evidence': 0.1, 'outcome': 1.0}, per_step=[0.05, 1.05])
+            >>> Rewards.from_steps([]).total
+            0.0
+        """
+        components: dict[str, float] = {}
+        per_step = []
+        for step in steps:
+            values = [float(value) for value in step.values()]
+            per_step.append(float(sum(values)))
+            for name, value in zip(step, values, strict=True):
+                components[name] = components.get(name, 0.0) + value
+        return cls(float(sum(per_step)), components, per_step)
+
 
 @dataclass
 class Trajectory:

@@ -21,11 +21,12 @@ import time
 from common import print_table
 
 import agentgym  # noqa: F401  (registers the envs)
+from agentgym.policies import Policy
 from agentgym.policies.oracle import OraclePolicy
 from agentgym.runner import Runner
 
 
-class Recorder:
+class Recorder(Policy):
     """Wraps a policy: keeps each call's prompt ids and the time spent inside the policy."""
 
     def __init__(self, policy):

@@ -12,7 +12,12 @@ are hidden intermediate entities. A rubric earns credit when
 
 ``R_rubric = (#rubrics reached from E0) / (#rubrics)``, in [0, 1]; the denominator counts every
 rubric, identified or not. :func:`c_grpo_rewards` then mixes it with the outcome reward over a
-GRPO group. Formulas and worked examples: ``reference/rewards.md`` §1.
+GRPO group.
+
+Paper: Zhang et al., 2026, "Chaining the Evidence: Robust Reinforcement Learning for Deep Search Agents
+with Citation-Aware Rubric Rewards" (arXiv 2601.06021). Code: ``THUDM/CaRR``,
+``deepsearch_rm_with_rubrics/launch_server.py`` (``get_rubric_reward``, ``get_outcome_reward``) and the
+C-GRPO combination in ``slime/slime/rollout/sglang_rollout.py`` (``generate_and_rm_group``).
 
 Gold data read from ``task.gold`` (the DeepSearch env emits exactly this)::
 
@@ -427,8 +432,7 @@ def rubric_reachability(
         The indices of the reached rubrics.
 
     Examples:
-        The worked example of ``reference/rewards.md`` §1.4 (R3 is not identified, so not
-        supported):
+        Four rubrics of a three-hop question (R3 is not identified, so not supported):
 
         >>> entities = [["E0", "E1", "E2"], ["E1"], ["E2"], ["E3", "E0"]]
         >>> sorted(rubric_reachability(entities, [True, True, False, False]))
@@ -464,7 +468,7 @@ def c_grpo_rewards(
     only_negative: bool = False,
     positive_normalized: bool = False,
 ) -> list[float]:
-    """C-GRPO: mix the outcome and rubric rewards of one GRPO group (CaRR, §1.3).
+    """C-GRPO: mix the outcome and rubric rewards of one GRPO group (CaRR, arXiv 2601.06021).
 
     With ``r̃_i = R_rubric,i / max_j R_rubric,j`` over the whole group (``r̃ = R_rubric`` when the
     max is 0), and ``s = r̃`` if ``normalize`` else ``R_rubric``:
@@ -497,7 +501,7 @@ def c_grpo_rewards(
         ValueError: If the two sequences differ in length.
 
     Examples:
-        The worked example of ``reference/rewards.md`` §1.4:
+        A group of four: two right answers, two wrong, each with its rubric reward:
 
         >>> out, rub = [1, 1, 0, 0], [0.4, 0.6, 0.8, 0.0]
         >>> [round(x, 4) for x in c_grpo_rewards(out, rub)]

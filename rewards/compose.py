@@ -14,7 +14,10 @@ other rewards (:class:`WeightedSum`, :class:`Gate`, :class:`LogSigmoidConjunctio
 As in TRL's ``reward_weights`` and verifiers' ``Rubric``, a component with weight 0 is still
 computed and reported in ``details``; it just does not count.
 
-Formulas and worked examples: ``reference/rewards.md`` §7.1 (PAR) and §7.2 (LSC).
+PAR: Fu et al., 2025, "Reward Shaping to Mitigate Reward Hacking in RLHF" (arXiv 2502.18770); code
+``PorUna-byte/PAR``, ``trainers/reward_shaper.py`` (``RewardShaper.shaped_reward``, ``reward_lsc``).
+LSC: Wang et al., 2024, "Transforming and Combining Rewards for Aligning Large Language Models"
+(arXiv 2402.00742), with the reference quantile as the PAR code computes it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ __all__ = [
     "lsc_reference",
     "par",
     "parse_spec",
+    "parse_terms",
     "sigmoid",
     "weighted_sum",
 ]
@@ -507,41 +511,51 @@ class SpecError(ValueError):
     """A malformed reward spec such as ``"outcome=1,format="``; the message says what to fix."""
 
 
-def parse_spec(spec: str, available: Mapping[str, Reward]) -> WeightedSum:
-    """Parse ``"name=weight,name=weight,..."`` into a :class:`WeightedSum` of known rewards.
+def parse_terms(spec: str) -> list[tuple[str, float]]:
+    """The grammar of reward specs: ``"name=weight,name=weight,..."`` into ``(name, weight)`` pairs.
+
+    The one parser of spec strings (``agentgym score --reward``, :func:`parse_spec`,
+    :func:`~agentgym.rewards.registry.reward_from_spec`)::
+
+        spec   := term ("," term)*
+        term   := name ["=" weight]
+        name   := any text without "," or "=" (a registry name, "default", "module:attr", "file.py")
+        weight := a finite Python float ("1", "0.3", "-1", "1e-2")
 
     A bare ``name`` means weight 1; weight 0 computes and reports the reward without adding it.
-    Whitespace around names, weights and commas is ignored; weights are Python floats
-    (``0.3``, ``-1``, ``1e-2``), finite.
+    Whitespace around names, weights and commas is ignored. Names must be unique.
 
     Args:
-        spec: The spec text, e.g. ``"outcome=1,citation_rubric=0.3,format=0.1"``.
-        available: The rewards the spec may name.
+        spec: The spec text.
 
     Returns:
-        The weighted sum, components in spec order.
+        The terms in spec order.
 
     Raises:
-        SpecError: On an empty spec or term, a missing or bad weight, a duplicate name, or an
-            unknown name (with the closest known names suggested).
+        SpecError: On an empty spec or term, a missing name, a missing, non-numeric or
+            non-finite weight, or a name given twice.
 
     Examples:
-        >>> ok = lambda t, task: RewardResult(1.0)
-        >>> available = {"outcome": ok, "format": ok, "citation_rubric": ok}
-        >>> parse_spec("outcome=1, citation_rubric=0.3, format=0", available)
-        WeightedSum(outcome=1, citation_rubric=0.3, format=0)
-        >>> parse_spec("outcome", available)
-        WeightedSum(outcome=1)
-        >>> try:
-        ...     parse_spec("outcome=1,fromat=0.1", available)
-        ... except SpecError as error:
-        ...     print(error)
-        unknown reward 'fromat' in 'fromat=0.1'. Did you mean 'format'? Available: ...
+        >>> parse_terms("outcome=1, citation_rubric=0.3, format")
+        [('outcome', 1.0), ('citation_rubric', 0.3), ('format', 1.0)]
+        >>> parse_terms("mypkg.rewards:mine=-1e-1,rules.py")
+        [('mypkg.rewards:mine', -0.1), ('rules.py', 1.0)]
+        >>> for bad in ["", "em,,f1", "=1", "em=", "em=x", "em=inf", "em,em=2"]:
+        ...     try:
+        ...         parse_terms(bad)
+        ...     except SpecError as error:
+        ...         print(error)
+        empty reward spec; expected e.g. 'outcome=1,format=0.1'
+        empty term in reward spec 'em,,f1' (two commas in a row?)
+        missing reward name in '=1'; expected 'name=weight'
+        missing weight in 'em='; expected e.g. 'em=1'
+        weight 'x' in 'em=x' is not a number
+        weight in 'em=inf' must be finite
+        reward 'em' appears twice in 'em,em=2'
     """
     if not spec.strip():
         raise SpecError("empty reward spec; expected e.g. 'outcome=1,format=0.1'")
-    known = ", ".join(sorted(available)) or "none"
-    components: list[tuple[str, Reward, float]] = []
+    terms: list[tuple[str, float]] = []
     seen: set[str] = set()
     for term in spec.split(","):
         term = term.strip()
@@ -558,11 +572,45 @@ def parse_spec(spec: str, available: Mapping[str, Reward]) -> WeightedSum:
             raise SpecError(f"weight {weight_text!r} in {term!r} is not a number") from None
         if not math.isfinite(weight):
             raise SpecError(f"weight in {term!r} must be finite")
-        if name not in available:
-            hint = did_you_mean(name, available)
-            raise SpecError(f"unknown reward {name!r} in {term!r}.{hint} Available: {known}.")
         if name in seen:
             raise SpecError(f"reward {name!r} appears twice in {spec!r}")
         seen.add(name)
+        terms.append((name, weight))
+    return terms
+
+
+def parse_spec(spec: str, available: Mapping[str, Reward]) -> WeightedSum:
+    """Parse a spec (grammar: :func:`parse_terms`) into a :class:`WeightedSum` of known rewards.
+
+    Args:
+        spec: The spec text, e.g. ``"outcome=1,citation_rubric=0.3,format=0.1"``.
+        available: The rewards the spec may name.
+
+    Returns:
+        The weighted sum, components in spec order.
+
+    Raises:
+        SpecError: On a malformed spec (see :func:`parse_terms`) or an unknown name (with the
+            closest known names suggested).
+
+    Examples:
+        >>> ok = lambda t, task: RewardResult(1.0)
+        >>> available = {"outcome": ok, "format": ok, "citation_rubric": ok}
+        >>> parse_spec("outcome=1, citation_rubric=0.3, format=0", available)
+        WeightedSum(outcome=1, citation_rubric=0.3, format=0)
+        >>> parse_spec("outcome", available)
+        WeightedSum(outcome=1)
+        >>> try:
+        ...     parse_spec("outcome=1,fromat=0.1", available)
+        ... except SpecError as error:
+        ...     print(error)
+        unknown reward 'fromat' in 'fromat=0.1'. Did you mean 'format'? Available: ...
+    """
+    components: list[tuple[str, Reward, float]] = []
+    for name, weight in parse_terms(spec):
+        if name not in available:
+            term = next(term.strip() for term in spec.split(",") if term.partition("=")[0].strip() == name)
+            known = ", ".join(sorted(available)) or "none"
+            raise SpecError(f"unknown reward {name!r} in {term!r}.{did_you_mean(name, available)} Available: {known}.")
         components.append((name, available[name], weight))
     return WeightedSum(components)

@@ -18,7 +18,14 @@ The normalizations differ in small ways that matter, so each one states which co
 * :func:`discounted_cumsum` / :func:`igpo_advantages`: IGPO's turn-level ``A_t = z_t + γ A_{t+1}``.
 * :func:`zero_variance_groups`: which groups give no learning signal at all.
 
-Formulas, sources and worked examples: ``reference/rewards.md`` §5.2, §6.5, §6.6, §6.8, §6.9.
+Sources: IGPO (Wang et al., 2025, arXiv 2510.14967; code ``GuoqingWang1/IGPO`` and the updated
+advantage in ``debajoycs98/IGPO``, ``verl/trainer/ppo/core_algos.py``); A²TGPO (arXiv 2605.06200); CM2
+(Zhang et al., 2026, arXiv 2602.12268; code ``namezhenzhang/CM2-RLCR-Tool-Agent``,
+``verl/trainer/ppo/core_algos.py::compute_checklist_step_advantage``); OPRL / iStar (Liu et al., 2025,
+arXiv 2509.19199; code ``Tongyi-ConvAI/Qwen-Character``, ``CharacterRL-iStar/istar/core_istar.py``);
+Stratified GRPO (arXiv 2510.06214; third-party code ``Wodlfvllf/grpo-composer``,
+``grpo_composer/core/advantages/stratified.py``); GiGPO (Feng et al., 2025, arXiv 2505.10978; code
+``langfengQ/verl-agent``, ``gigpo/core_gigpo.py``).
 """
 
 from __future__ import annotations
@@ -272,7 +279,7 @@ def rescaled_discounted_cumsum(
     ``A_t = (Σ_{k=t}^{T} γ^{k−t} x_k) / sqrt(T − t + 1)`` (``denominator="count"``) or with
     ``sqrt(Σ_{k=t}^{T} γ^{2(k−t)})`` (``denominator="discount"``), which keeps the variance of a
     sum of independent unit-variance terms at 1. Which one the paper uses, and how the outcome
-    term enters, are unknown (``reference/rewards.md`` §5.2).
+    term enters, are not stated in the A²TGPO paper (arXiv 2605.06200), and its code is not public.
 
     Args:
         values: Turn-normalized values of one trajectory, in order.

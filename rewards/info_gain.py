@@ -1,20 +1,25 @@
 """Information-gain rewards: how much a turn taught the agent.
 
-Three families (formulas, sources and worked examples: ``reference/rewards.md`` §5):
+Three families:
 
 * **IGPO / A²TGPO** — ground-truth-probability gain. After every turn a scorer model is asked how
   likely the gold answer now is; turn ``t`` earns ``IG_t = p_t − p_{t−1}``
   (:func:`igpo_turn_value`, :func:`igpo_gains`, :class:`IGPOReward`). A²TGPO keeps the signal and
-  normalizes it within (prompt, turn-index) groups (:func:`a2tgpo_advantages`).
+  normalizes it within (prompt, turn-index) groups (:func:`a2tgpo_advantages`). IGPO: Wang et al.,
+  2025, "Information Gain-based Policy Optimization: A Simple and Effective Approach for Multi-Turn
+  LLM Agents" (arXiv 2510.14967), code ``GuoqingWang1/IGPO`` (``scrl/llm_agent/generation.py``,
+  ``verl/utils/reward_score/info_gain.py``). A²TGPO: arXiv 2605.06200 (no public code).
 * **InfoPO** — counterfactual gain. How much more likely the agent's *next action* is with the
   observation it got than with the observation masked (:func:`infopo_gain`,
   :class:`InfoPOReward`), fused with the outcome advantage through a magnitude bound and a
   variance gate (:func:`infopo_gate`, :func:`infopo_magnitude_ratio`,
-  :func:`infopo_advantages`).
+  :func:`infopo_advantages`). InfoPO: arXiv 2603.00656, code ``kfq20/InfoPO``
+  (``verl/trainer/ppo/intrinsic_reward.py``, ``verl/trainer/ppo/core_algos.py``).
 * **Entropy reduction** ("Dialogue as Discovery") — model-free. With the env's discrete hypothesis
   space and uniform beliefs over the hypotheses still consistent, turn ``t`` earns
   ``ΔH_t = H_{t−1} − H_t`` (:func:`uniform_entropy`, :func:`factored_entropy`,
-  :func:`entropy_reductions`, :class:`EntropyReductionReward`).
+  :func:`entropy_reductions`, :class:`EntropyReductionReward`). Paper: arXiv 2510.27410 (no
+  public code).
 
 The model-based rewards take a :class:`~agentgym.rewards.scorer.LogProbScorer`; this module never
 imports torch. The pure functions work on plain numbers, so the formulas are tested without a
@@ -221,7 +226,7 @@ def igpo_gains(values: Sequence[float]) -> list[float]:
         One gain per turn after the first value.
 
     Examples:
-        The worked example of ``rewards.md`` §5.2:
+        Three turns whose gold-answer probability rises, falls, then rises:
 
         >>> [round(g, 2) for g in igpo_gains([0.10, 0.30, 0.25, 0.60])]
         [0.2, -0.05, 0.35]
@@ -405,7 +410,7 @@ def infopo_gain(logp_with: Sequence[float], logp_without: Sequence[float]) -> fl
         ``I_t``.
 
     Examples:
-        The worked example of ``rewards.md`` §5.1:
+        Three tokens of the next action, with and without the observation:
 
         >>> round(infopo_gain([-0.5, -1.0, -0.2], [-1.5, -1.2, -0.9]), 4)
         0.6333
@@ -455,7 +460,7 @@ def infopo_gate(outcomes: Sequence[float], temperature: float = 0.05) -> float:
         The gate.
 
     Examples:
-        The worked examples of ``rewards.md`` §5.1:
+        Groups of five with one, none and two successes:
 
         >>> round(infopo_gate([1, 0, 0, 0, 0], temperature=0.5), 4)
         0.2902
@@ -794,7 +799,7 @@ def factored_entropy(sizes: Iterable[int], base: float = 2.0) -> float:
     The attribute-independence assumption of "Dialogue as Discovery" (arXiv 2510.27410).
 
     Examples:
-        The worked example of ``rewards.md`` §5.3: 3 attributes with 4 values each.
+        Three independent attributes with four values each.
 
         >>> factored_entropy([4, 4, 4])
         6.0
@@ -834,8 +839,8 @@ def _factors(space: Any, what: str) -> dict[str, list[Any]]:
 class EntropyReductionReward:
     """Entropy reduction over the env's discrete hypothesis space, per step (model-free).
 
-    Paper: "Dialogue as Discovery" (arXiv 2510.27410; no code — the form below is the
-    implementable reading of ``rewards.md`` §5.3, a PAPER/RECON method). Beliefs are uniform
+    Paper: "Dialogue as Discovery" (arXiv 2510.27410; no code was published — the form below is an
+    implementable reading of the paper's entropy-reduction reward). Beliefs are uniform
     over the hypotheses still consistent, and attributes are independent, so
     ``H = Σ_k log_b |R_k|`` over the remaining values ``R_k`` of each attribute ``k``.
 

@@ -3,9 +3,10 @@
 :class:`JudgeOutcome` asks an injectable judge (``Judge = Callable[[str], str]``: prompt in, reply
 text out) whether the agent's final answer matches the gold answer, and parses the verdict
 robustly (:func:`parse_verdict`). It is the outcome judge of CaRR/C-GRPO and of BrowseComp-style
-graders (``reference/rewards.md`` §1.2: ``R_out = 1`` iff the judge says the answer is correct).
+graders (``R_out = 1`` iff the judge says the answer is correct; CaRR, arXiv 2601.06021, code
+``THUDM/CaRR``, ``deepsearch_rm_with_rubrics/launch_server.py::get_outcome_reward``).
 
-"One Token to Fool LLM-as-a-Judge" (Zhao et al., 2025, arXiv 2507.08794; ``rewards.md`` §7.4)
+"One Token to Fool LLM-as-a-Judge" (Zhao et al., 2025, arXiv 2507.08794)
 shows that generative judges often call *content-free* responses correct: a lone ``":"`` or
 ``"."``, or a reasoning opener such as ``"Thought process:"`` or ``"Solution"``, in several
 languages. :func:`is_content_free` recognizes those (plus empty and punctuation-only answers),
@@ -41,7 +42,7 @@ __all__ = [
     "parse_verdict",
 ]
 
-#: The master keys of "One Token to Fool LLM-as-a-Judge" (``rewards.md`` §7.4, the suggested
+#: The master keys of "One Token to Fool LLM-as-a-Judge" (arXiv 2507.08794; the suggested
 #: 10-key test set). The first seven are confirmed in the retrieved texts; ``" "``, ``","`` and
 #: ``"Respuesta"`` are from recollection of the paper's list.
 MASTER_KEYS: tuple[str, ...] = (
@@ -334,8 +335,8 @@ def judge_answer(
 class JudgeOutcome:
     """LLM-judge outcome reward: 1 if the judge says the final answer matches the gold, else 0.
 
-    Paper: the binary outcome judge of CaRR/C-GRPO (``rewards.md`` §1.2, BrowseComp-style
-    "correct: yes"), hardened per "One Token to Fool LLM-as-a-Judge" (§7.4). The prompt is this
+    Paper: the binary outcome judge of CaRR/C-GRPO (arXiv 2601.06021, BrowseComp-style
+    "correct: yes"), hardened per "One Token to Fool LLM-as-a-Judge" (arXiv 2507.08794). The prompt is this
     module's :data:`DEFAULT_TEMPLATE`, not the papers' (theirs were not retrievable verbatim);
     pass ``template=`` to use another. Range {0, 1}.
 

@@ -4,7 +4,9 @@ MiniWoB++ (Shi et al., 2017, "World of Bits"; Liu et al., 2018; Farama ``miniwob
 tasks end with ``core.endEpisode(r, time_proportional)`` in ``core.js``: the raw reward ``r`` is
 in [-1, 1] (1 on success, -1 on a wrong answer or a timeout, and a few tasks pay partial credit);
 the env reward is ``r * max(0, 1 - Δt / EPISODE_MAX_TIME)`` when time-proportional
-(``reference/web-and-gui.md`` §4.2).
+(code: ``Farama-Foundation/miniwob-plusplus``, ``core.js`` ``endEpisode`` and the reward processors
+``get_raw_reward``/``get_binary_reward``; paper: Liu et al., 2018, "Reinforcement Learning on Web
+Interfaces Using Workflow-Guided Exploration", arXiv 1802.08802).
 
 Success is ``raw >= threshold`` with ``threshold = 1.0`` by default, the same test as
 miniwob-plusplus's ``get_binary_reward`` (``+1`` iff ``raw == 1``). The common shortcut

@@ -1,9 +1,8 @@
 """Outcome rewards on the agent's final answer: exact match, sub-EM, token F1, numeric match.
 
 Everything here follows Search-R1 (Jin et al., 2025, "Search-R1: Training LLMs to Reason and
-Leverage Search Engines with Reinforcement Learning"), code ``PeterGriffinJin/Search-R1``
-(``verl/utils/reward_score/qa_em.py`` and ``qa_em_format.py``), as transcribed in
-``reference/rewards.md`` §4:
+Leverage Search Engines with Reinforcement Learning", arXiv 2503.09516), code
+``PeterGriffinJin/Search-R1`` (``verl/utils/reward_score/qa_em.py`` and ``qa_em_format.py``):
 
 * :func:`normalize_answer`: lowercase, delete every ``string.punctuation`` character, replace the
   articles ``a``/``an``/``the`` by a space, collapse whitespace (the SQuAD normalization the
@@ -19,7 +18,8 @@ Each string-level function has a trajectory-level reward class (:class:`ExactMat
 :class:`SubExactMatch`, :class:`F1`, :class:`NumericMatch`, :class:`SearchR1Format`) that reads
 the agent's answer with :func:`~agentgym.rewards.base.final_answer` and the gold aliases with
 :func:`gold_answers`. An agent that never answered scores 0. The answer classes also have a
-``batch`` form.
+``batch`` form. :class:`AnswerFormat` checks only that an answer was given and every action was
+well formed.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from agentgym.trajectory import Trajectory
 
 __all__ = [
     "F1",
+    "AnswerFormat",
     "ExactMatch",
     "NumericMatch",
     "SearchR1Format",
@@ -662,6 +663,31 @@ def _response_text(trajectory: Trajectory, wrap_observations: bool) -> str:
             content = f"\n\n<information>{content.strip()}</information>\n\n"
         parts.append(content)
     return "".join(parts)
+
+
+class AnswerFormat:
+    """Format reward: 1.0 when the agent gave a final answer and every action was well-formed, else 0.0.
+
+    The answer is a final tool call or ``<answer>...</answer>`` text
+    (:func:`~agentgym.rewards.base.final_answer`); an action is ill-formed when the env marked it
+    ``invalid_action``. Range {0, 1}.
+
+    Examples:
+        >>> from agentgym.trajectory import Step
+        >>> said = [{"role": "assistant", "content": "<answer>Lima</answer>"}]
+        >>> AnswerFormat()(Trajectory("x", "t", messages=said, steps=[Step("...")]), Task("t", "?")).value
+        1.0
+        >>> AnswerFormat()(Trajectory("x", "t", steps=[Step("...", invalid_action=True)]), Task("t", "?")).details
+        {'answered': False, 'invalid_steps': 1}
+    """
+
+    def __call__(self, trajectory: Trajectory, task: Task) -> RewardResult:
+        """Score one trajectory."""
+        answered = final_answer(trajectory) is not None
+        invalid = sum(step.invalid_action for step in trajectory.steps)
+        return RewardResult(
+            1.0 if answered and not invalid else 0.0, details={"answered": answered, "invalid_steps": invalid}
+        )
 
 
 class SearchR1Format:

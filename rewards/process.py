@@ -6,12 +6,16 @@ Every reward here returns ``RewardResult(value, per_step=[one float per trajecto
   ``(step, trajectory, task) -> {name: value}`` per check (:func:`valid_tool_call` and
   :func:`evidence_hit` are ready-made ones).
 * :class:`RelevanceScaledSteps`: R3-RAG's relevance step rewards rescaled by the final outcome
-  (``reference/rewards.md`` §6.2).
+  (Li et al., 2025, arXiv 2505.23794; code ``Yuan-Li-FNLP/R3-RAG``,
+  ``train/R3RAG_OpenRLHF/openrlhf/trainer/ppo_utils/experience_maker.py``).
 * :class:`ImplicitPRM`: the implicit process reward ``β·Σ log π/π_ref`` per step, from the
-  log-probabilities stored in the trajectory, with PRIME's batch normalization (§6.1).
+  log-probabilities stored in the trajectory, with PRIME's batch normalization ("Free Process
+  Rewards without Process Labels", arXiv 2412.01981, code ``PRIME-RL/ImplicitPRM``; PRIME,
+  arXiv 2502.01456, code ``PRIME-RL/PRIME``, ``training/verl/workers/actor/dp_prime.py``).
 * :class:`JudgeStepScores`: an LLM judge scores each step (a :data:`~agentgym.rewards.base.Judge`).
 * :class:`ChecklistReward`: CM2 checklist rewards, each item credited once, at the first step
-  that passes it, aggregated per turn as the shipped recipe does (§6.5).
+  that passes it, aggregated per turn as the shipped recipe does (arXiv 2602.12268; code
+  ``namezhenzhang/CM2-RLCR-Tool-Agent``, ``verl/workers/reward_manager/checklist.py``).
 
 The pure functions :func:`relevance_scaled_rewards`, :func:`implicit_step_rewards`,
 :func:`prime_batch_norm`, :func:`checklist_step_scores` and :func:`checklist_turn_score` hold the
@@ -222,7 +226,7 @@ def relevance_scaled_rewards(
     fail_penalty: float = 0.1,
     format_penalty: float = -1.0,
 ) -> list[float]:
-    """R3-RAG's step rewards: retrieval relevance rescaled by how the episode ended (§6.2).
+    """R3-RAG's step rewards: retrieval relevance rescaled by how the episode ended (R3-RAG).
 
     * ``correct``: every retrieval step ``× (1 + 0.6)``, then the answer step ``2.0``.
     * ``incorrect``: every retrieval step ``× (1 - 0.2)``, then the answer step ``0.0``.
@@ -245,7 +249,7 @@ def relevance_scaled_rewards(
         The step rewards: one per retrieval step, plus one for the answer or the bad step.
 
     Examples:
-        The worked example of ``reference/rewards.md`` §6.2:
+        Two retrieval steps, under each way the episode can end:
 
         >>> [round(r, 4) for r in relevance_scaled_rewards([0.8, 0.6], "correct")]
         [1.28, 0.96, 2.0]
@@ -303,7 +307,7 @@ def _outcome_value(outcome: Any) -> float:
 
 
 class RelevanceScaledSteps:
-    """R3-RAG process reward: step relevance rescaled by the episode's outcome (§6.2).
+    """R3-RAG process reward: step relevance rescaled by the episode's outcome (R3-RAG, arXiv 2505.23794).
 
     The steps before the answer are retrieval steps, scored by ``relevance`` (a step scorer in
     [0, 1]; by default the R3-RAG judge prompt when a judge is given, else the gold-evidence
@@ -400,7 +404,7 @@ def implicit_step_rewards(
     ref_logprobs: Sequence[Sequence[float]],
     beta: float = 0.05,
 ) -> list[float]:
-    """Implicit-PRM step rewards: ``β · Σ_{tokens of the step} (log π − log π_ref)`` (§6.1).
+    """Implicit-PRM step rewards: ``β · Σ_{tokens of the step} (log π − log π_ref)`` (Implicit PRM).
 
     Args:
         logprobs: The policy's log-probabilities of each step's tokens.
@@ -411,7 +415,7 @@ def implicit_step_rewards(
         One reward per step.
 
     Examples:
-        The worked example of ``reference/rewards.md`` §6.1 (two steps of two tokens):
+        Two steps of two tokens:
 
         >>> r = implicit_step_rewards([[-1.0, -0.5], [-2.0, -0.3]], [[-1.2, -0.9], [-1.5, -0.4]])
         >>> [round(x, 6) for x in r]
@@ -424,7 +428,7 @@ def implicit_step_rewards(
 
 
 def prime_batch_norm(token_rewards: Sequence[Sequence[float]]) -> list[list[float]]:
-    """PRIME's ``batch_norm``: divide by the batch max of ``|reverse cumsum|`` (§6.1).
+    """PRIME's ``batch_norm``: divide by the batch max of ``|reverse cumsum|`` (PRIME).
 
     For each sequence the reverse cumulative sum (the return-to-go) is taken; the largest
     absolute value over the whole batch divides every token reward. A batch of zeros is returned
@@ -456,7 +460,7 @@ def _batch_norm_scale(token_rewards: Sequence[Sequence[float]]) -> float:
 
 
 class ImplicitPRM:
-    """Implicit process reward from stored log-probabilities (Implicit PRM / PRIME, §6.1).
+    """Implicit process reward from stored log-probabilities (Implicit PRM / PRIME, arXiv 2412.01981 / 2502.01456).
 
     Token reward ``r_k = β·(log π(y_k) − log π_ref(y_k))``; a step's reward is the sum over its
     tokens, ``q_t`` the running sum over steps, and ``q_T = r(y) = β log π(y)/π_ref(y)`` the
@@ -490,7 +494,7 @@ class ImplicitPRM:
         ref_key: The ``step.info`` key holding the reference log-probabilities.
 
     Examples:
-        The worked example of ``reference/rewards.md`` §6.1:
+        Two steps of two tokens, with the reference log-probabilities stored on each step:
 
         >>> steps = [Step("a", logprobs=[-1.0, -0.5], info={"ref_logprobs": [-1.2, -0.9]}),
         ...          Step("b", logprobs=[-2.0, -0.3], info={"ref_logprobs": [-1.5, -0.4]})]
@@ -746,7 +750,7 @@ def checklist_step_scores(
         One score per step.
 
     Examples:
-        The worked example of ``reference/rewards.md`` §6.5:
+        One turn of three weighted items, passed over two steps:
 
         >>> checklist_step_scores([0.5, 0.3, 0.2], [[True, False, False], [True, True, False]])
         [0.5, 0.3]
@@ -817,7 +821,7 @@ def _parse_verdict(reply: str) -> bool | None:
 
 
 class ChecklistReward:
-    """CM2 checklist reward (``namezhenzhang/CM2-RLCR-Tool-Agent``, §6.5), in [0, 1].
+    """CM2 checklist reward (arXiv 2602.12268, ``namezhenzhang/CM2-RLCR-Tool-Agent``), in [0, 1].
 
     Gold: ``task.gold["checklists"]`` (several annotations) or ``task.gold["checklist"]`` (one).
     A checklist is a list of turns, a turn a list of items, each item a dict with ``question``,
@@ -844,7 +848,7 @@ class ChecklistReward:
         level: ``"turn"`` (the shipped recipe) or ``"step"``.
 
     Examples:
-        The worked example of ``reference/rewards.md`` §6.5, with a rule check that reads the
+        One turn of three weighted items passed over two steps, with a rule check that reads the
         verdicts from the steps:
 
         >>> items = [{"question": "a", "weight": 0.5}, {"question": "b", "weight": 0.3},

@@ -16,7 +16,8 @@ Terminal convention: in episodic tasks the potential of a terminal (absorbing) s
 so the shaped return is ``original − Φ(s_0)`` and no potential can be "cashed in" by ending
 the episode. A truncated episode did not reach a terminal state, so its ``Φ(s_T)`` is kept.
 
-Source: ``reference/rewards.md`` §7.3.
+Source: Ng, Harada & Russell, 1999, "Policy Invariance under Reward Transformations: Theory and
+Application to Reward Shaping" (ICML 1999; no arXiv version).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Paper: Pourreza et al., 2025, "Reasoning-SQL: Reinforcement Learning with SQL Ta
 Rewards for Reasoning-Enhanced Text-to-SQL" (arXiv 2503.23157). No official release was found;
 the formulas follow the authors' own early code ``MohammadrezaPourreza/RLForSQL``
 (``grpo_training_llm_partial_reward.py``, ``utils/execution.py``,
-``utils/database_manager.py::schema_linking_scorer``, ``utils/ngrams.py``), as transcribed in
-``reference/rewards.md`` §3. TRL sums the reward functions with weight 1 each, so the total is
+``utils/database_manager.py::schema_linking_scorer``, ``utils/ngrams.py``; the repository's
+Feb-Mar 2025 state, whose weights may differ from the paper's). TRL sums the reward functions with
+weight 1 each, so the total is
 
 ``R = EX-or-LLM + Syntax + SchemaLinking + Format + NGram`` (max 3 + 1 + 1 + 0.5 + 1 = 6.5).
 
@@ -626,7 +627,8 @@ class ReasoningSQLReward:
     r"""Reasoning-SQL's partial rewards on a text-to-SQL trajectory, summed with weights.
 
     Paper: Reasoning-SQL (Pourreza et al., 2025); formulas from the authors' RLForSQL code
-    (``rewards.md`` §3). Components (details hold each one):
+    (``MohammadrezaPourreza/RLForSQL``, ``grpo_training_llm_partial_reward.py``). Components (details hold
+    each one):
 
     * ``execution``: ``ex_score`` (3.0) when the results match (:func:`execution_match`), else
       the LLM judge's [0, 2] score (:func:`sql_judge_score`) when a judge is given, else 0;

@@ -1,9 +1,9 @@
 """ToolRL's reward for tool calling: a format reward plus a fine-grained call-correctness reward.
 
-Paper: Qian et al., 2025, "ToolRL: Reward is All Tool Learning Needs"; code
+Paper: Qian et al., 2025, "ToolRL: Reward is All Tool Learning Needs" (arXiv 2504.13958); code
 ``qiancheng0/ToolRL``, ``verl/utils/reward_score/rlla.py`` (``compute_score``,
 ``customize_format_reward_func``, ``customize_correctness_reward_tool``,
-``compute_tool_call_reward``, ``match_score``), as transcribed in ``reference/rewards.md`` §2.
+``compute_tool_call_reward``, ``match_score``).
 Everything here is code-faithful; the code's environment-variable switches are keyword flags:
 
 =========================== =====================================================

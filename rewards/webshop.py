@@ -1,9 +1,8 @@
 """WebShop's purchase reward: attributes, options and price, scaled by a product-type factor.
 
 Paper: Yao et al., 2022, "WebShop: Towards Scalable Real-World Web Interaction with Grounded
-Language Agents"; code ``princeton-nlp/WebShop``, ``web_agent_site/engine/goal.py``
-(``get_reward``, ``get_type_reward``, ``get_attribute_reward``, ``get_option_reward``), as in
-``reference/rewards.md`` §8.2 and ``reference/web-and-gui.md`` §2.3::
+Language Agents" (arXiv 2207.01206); code ``princeton-nlp/WebShop``, ``web_agent_site/engine/goal.py``
+(``get_reward``, ``get_type_reward``, ``get_attribute_reward``, ``get_option_reward``)::
 
     R = r_type * (n_attr_matched + n_opt_matched + 1[price <= price_upper])
                / (|goal attributes| + |goal options| + 1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 Conversation = list[dict[str, Any]]
 #: Keys of an assistant message that carry the token ids it was sampled from and as.
@@ -55,12 +55,72 @@ class Completion:
         return self.text
 
 
+@runtime_checkable
 class Policy(Protocol):
-    """The policy contract: a batch of conversations in, one completion each out."""
+    """The policy contract: a batch of conversations in, one completion each out.
+
+    A policy class subclasses :class:`Policy` to declare what the runner asks of it and to get the
+    defaults: :attr:`needs_env` (``False``) and :meth:`describe` (the class name). A plain function
+    ``policy(conversations, tools)`` is a policy too: :func:`as_policy` gives it the defaults.
+
+    Attributes:
+        needs_env: Whether the policy also takes ``envs=``, the runner's env handles (one per
+            conversation), as the oracle does.
+
+    Examples:
+        >>> class Silent(Policy):
+        ...     def __call__(self, conversations, tools):
+        ...         return [Completion("") for _ in conversations]
+        >>> Silent().describe(), Silent.needs_env
+        ({'name': 'Silent'}, False)
+    """
+
+    needs_env: bool = False
 
     def __call__(self, conversations: Sequence[Conversation], tools: Sequence[ToolSchemas]) -> list[Completion]:
         """Complete each conversation."""
         ...
+
+    def describe(self) -> dict[str, Any]:
+        """Who acted, recorded as each trajectory's ``policy``: ``{"name", "model", "sampling"}``."""
+        return {"name": type(self).__name__}
+
+
+class _CallablePolicy(Policy):
+    """A plain callable as a :class:`Policy` with the defaults."""
+
+    def __init__(self, function: Any):
+        self.function = function
+
+    def __call__(self, conversations: Sequence[Conversation], tools: Sequence[ToolSchemas]) -> list[Completion]:
+        return self.function(conversations, tools)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": type(self.function).__name__}
+
+
+def as_policy(policy: Any) -> Policy:
+    """``policy`` itself when it declares the :class:`Policy` contract, else a plain callable with its defaults.
+
+    Args:
+        policy: A :class:`Policy`, or any callable ``policy(conversations, tools) -> list[Completion]``.
+
+    Raises:
+        TypeError: If ``policy`` is not callable.
+
+    Examples:
+        >>> def silent(conversations, tools):
+        ...     return [Completion("") for _ in conversations]
+        >>> wrapped = as_policy(silent)
+        >>> wrapped.describe(), wrapped.needs_env, wrapped([[]], [[]])
+        ({'name': 'function'}, False, [Completion(text='', tool_calls=None, prompt_ids=None, completion_ids=None, \
+logprobs=None, error=None)])
+    """
+    if isinstance(policy, Policy):
+        return policy
+    if not callable(policy):
+        raise TypeError(f"a policy is callable (conversations, tools) -> list[Completion], got {type(policy).__name__}")
+    return _CallablePolicy(policy)
 
 
 #: The policies by name: where each lives (imported only when made, so heavy backends stay optional).
@@ -97,4 +157,13 @@ def make_policy(name: str, **kwargs: Any) -> Policy:
     return getattr(importlib.import_module(module_name), attr)(**kwargs)
 
 
-__all__ = ["POLICIES", "TOKEN_FIELDS", "Completion", "Conversation", "Policy", "ToolSchemas", "make_policy"]
+__all__ = [
+    "POLICIES",
+    "TOKEN_FIELDS",
+    "Completion",
+    "Conversation",
+    "Policy",
+    "ToolSchemas",
+    "as_policy",
+    "make_policy",
+]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agentgym.policies import Completion, Conversation, ToolSchemas
+from agentgym.policies import Completion, Conversation, Policy, ToolSchemas
 from agentgym.policies.chat import encode_conversation
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
 
 
-class HFPolicy:
+class HFPolicy(Policy):
     """A :class:`~agentgym.policies.Policy` on a ``transformers`` causal LM.
 
     Args:

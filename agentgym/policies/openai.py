@@ -41,7 +41,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agentgym.policies import TOKEN_FIELDS, Completion, Conversation, ToolSchemas
+from agentgym.policies import TOKEN_FIELDS, Completion, Conversation, Policy, ToolSchemas
 
 #: HTTP statuses worth another try: request timeout, rate limit, and server-side failures.
 RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
@@ -59,7 +59,7 @@ class _RequestFailed(Exception):
         self.wait_s = wait_s
 
 
-class OpenAIPolicy:
+class OpenAIPolicy(Policy):
     """Completes conversations on an OpenAI-compatible chat completions server.
 
     Args:

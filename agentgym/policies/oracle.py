@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentgym.messages import content_text
-from agentgym.policies import Completion, Conversation, ToolSchemas
+from agentgym.policies import Completion, Conversation, Policy, ToolSchemas
 
 
-class OraclePolicy:
+class OraclePolicy(Policy):
     """Completes each conversation with its env's ``oracle_action()`` (proves every task solvable).
 
     The oracle reads gold data from the env, so it needs the envs themselves: the runner passes

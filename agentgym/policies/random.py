@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from agentgym.policies import Completion, Conversation, ToolSchemas
+from agentgym.policies import Completion, Conversation, Policy, ToolSchemas
 from agentgym.tools import ToolCall, ToolFormat, format_call
 
 _WORD = re.compile(r"\w+")
 
 
-class RandomPolicy:
+class RandomPolicy(Policy):
     """Calls a uniformly chosen tool with arguments drawn from its schema.
 
     String arguments are a few words picked from the conversation's last message (so searches and

@@ -32,7 +32,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agentgym.policies import Completion, Conversation, ToolSchemas
+from agentgym.policies import Completion, Conversation, Policy, ToolSchemas
 from agentgym.policies.chat import encode_conversation
 
 #: How to install vLLM with agentgym (named in the ImportError).
@@ -74,7 +74,7 @@ def make_sampling_params(args: Mapping[str, Any]) -> Any:
     return SamplingParams(**args)
 
 
-class VLLMPolicy:
+class VLLMPolicy(Policy):
     """Samples completions from an in-process vLLM engine, with their token ids and log-probabilities.
 
     Args:

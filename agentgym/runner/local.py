@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from agentgym.messages import assistant_message
-from agentgym.policies import TOKEN_FIELDS, Completion, Policy
+from agentgym.policies import TOKEN_FIELDS, Completion, Policy, as_policy
 from agentgym.runner.envs import PROCESS_KEY, THREADS_KEY, LocalEnv, ProcessEnv, env_metadata
 from agentgym.trajectory import Trajectory, TrajectoryWriter, read_trajectories
 
@@ -197,7 +197,8 @@ class Runner:
     Args:
         env_id: A registered env id.
         policy: ``policy(conversations, tools) -> list[Completion]`` (see :mod:`agentgym.policies`).
-            A policy with ``needs_env = True`` (the oracle) also gets ``envs=``, the env handles.
+            A policy with ``needs_env = True`` (the oracle) also gets ``envs=``, the env handles
+            (see :class:`~agentgym.policies.Policy`).
         env_kwargs: Keyword arguments for ``gymnasium.make``.
         num_envs: Episodes in flight (the policy's batch size).
         group_size: Episodes per task (a GRPO group); groups are scheduled together.
@@ -236,7 +237,7 @@ class Runner:
         check_options(num_envs=num_envs, group_size=group_size, max_turns=max_turns,
                       episode_time_limit_s=episode_time_limit_s)
         self.env_id = env_id
-        self.policy = policy
+        self.policy = as_policy(policy)
         self.env_kwargs = dict(env_kwargs or {})
         if max_turns is not None:
             self.env_kwargs["max_turns"] = max_turns
@@ -255,8 +256,7 @@ class Runner:
         self._handles: list[Any] = []
         self.policy_seconds = 0.0  # inside policy calls, over the runner's life
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        describe = getattr(policy, "describe", None)
-        self.policy_info: dict[str, Any] = describe() if callable(describe) else {"name": type(policy).__name__}
+        self.policy_info: dict[str, Any] = self.policy.describe()
 
     # ---- planning ---------------------------------------------------------------------------
 
@@ -452,7 +452,7 @@ class Runner:
     ) -> tuple[list[Any], str | None]:
         """Call the policy once; on any failure, the same problem for every conversation."""
         try:
-            if getattr(self.policy, "needs_env", False):
+            if self.policy.needs_env:
                 completions = self.policy(conversations, tools, envs=[self._handles[i] for i in active])
             else:
                 completions = self.policy(conversations, tools)

@@ -12,8 +12,8 @@ For each trajectory, the env it was played in is rebuilt once per distinct ``(en
         summary.add(item)                            # a Scored, or the TrajectoryError of a bad line
     print(summary.render())
 
-Rewards (:data:`REWARDS`, ``agentgym score --list-rewards``) are named in a spec as
-``name=weight,...`` (:func:`agentgym.rewards.compose.parse_spec`; weight 0 computes and reports a
+Rewards (:data:`agentgym.rewards.registry.REWARDS`, ``agentgym score --list-rewards``) are named in a
+spec as ``name=weight,...`` (:func:`agentgym.rewards.compose.parse_terms`; weight 0 computes and reports a
 component without adding it). A spec term may also name a reward of your own: ``module:callable``,
 ``path/to/file.py`` (its ``reward``) or ``path/to/file.py:callable``; a class is instantiated with no
 arguments, and a reward that returns a plain number is accepted.
@@ -26,20 +26,20 @@ Input is streamed in chunks of lines: memory does not grow with the number of li
 number of distinct tasks (the zero-variance diagnostic keeps a count, minimum and maximum per task)
 and of distinct envs. ``workers > 1`` scores chunks in worker processes.
 
-The parts: :mod:`.specs` (named rewards and specs), :mod:`.scorer` (one trajectory at a time),
+The parts: :mod:`.specs` (specs: the env's own reward, rewards of your own), :mod:`.scorer` (one trajectory at a time),
 :mod:`.files` (reading files, worker processes) and :mod:`.summary` (statistics and diagnostics);
 ``agentgym score`` is :mod:`agentgym.cli.score`.
 """
 
+from agentgym.rewards.registry import REWARDS
 from agentgym.scoring.files import score_files
 from agentgym.scoring.scorer import Scored, Scorer
-from agentgym.scoring.specs import REWARDS, AnswerFormat, ScoreError, load_object, parse_reward
+from agentgym.scoring.specs import ScoreError, load_object, parse_reward
 from agentgym.scoring.summary import LOOP_LENGTH, Stats, Summary
 
 __all__ = [
     "LOOP_LENGTH",
     "REWARDS",
-    "AnswerFormat",
     "ScoreError",
     "Scored",
     "Scorer",

@@ -15,8 +15,9 @@ from agentgym import env_id_hint, import_modules, importers
 from agentgym.core import Task
 from agentgym.rewards.base import Judge, Reward, RewardResult, score_batch
 from agentgym.rewards.compose import WeightedSum
+from agentgym.rewards.registry import declared_kinds, kind_of
 from agentgym.scoring.specs import ScoreError, _EnvDefault, _UserReward, load_object, parse_reward
-from agentgym.trajectory import Trajectory, TrajectoryError
+from agentgym.trajectory import Rewards, Trajectory, TrajectoryError
 from agentgym.trust import Trust
 
 # --------------------------------------------------------------------------------------------------
@@ -44,6 +45,9 @@ class Scored:
         path: The file the trajectory came from, if any.
         line: Its line in that file.
         format: The input format.
+        kinds: What each component measures (see :data:`agentgym.rewards.registry.KINDS`): the
+            registry's kind for a named reward, the kinds the env's reward declares for its own
+            components; components not listed are ``other``.
     """
 
     env_id: str
@@ -59,6 +63,7 @@ class Scored:
     path: str | None = None
     line: int | None = None
     format: str = "agentgym"
+    kinds: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def where(self) -> str:
@@ -113,21 +118,17 @@ def _longest_repeat(trajectory: Trajectory) -> int:
 
 
 def _env_components(result: RewardResult) -> tuple[float, dict[str, float]]:
-    """Score and components of the env's own reward, summed exactly as ``AgentEnv`` records them."""
+    """Score and components of the env's own reward, summed exactly as ``AgentEnv`` records them.
+
+    ``AgentEnv.step_reward`` records each step's entry of ``details["steps"]`` when the reward gives
+    them, else each ``per_step`` value as ``reward``, else the value on the last step.
+    """
     steps = result.details.get("steps") if isinstance(result.details, Mapping) else None
-    if steps:
-        components: dict[str, float] = {}
-        per_step = []
-        for step in steps:
-            values = {name: float(value) for name, value in step.items()}
-            per_step.append(float(sum(values.values())))
-            for name, value in values.items():
-                components[name] = components.get(name, 0.0) + value
-        return float(sum(per_step)), components
-    if result.per_step:
-        total = float(sum(float(value) for value in result.per_step))
-        return total, {"reward": total}
-    return float(result.value), {"reward": float(result.value)}
+    if not steps:
+        values = result.per_step if result.per_step else [result.value]
+        steps = [{"reward": value} for value in values]
+    rewards = Rewards.from_steps(steps)
+    return rewards.total, rewards.components
 
 
 # --------------------------------------------------------------------------------------------------
@@ -146,6 +147,7 @@ class _Handle:
     final_tools: tuple[str, ...] = importers.FINAL_TOOLS
     error: str | None = None
     tasks: Any = None
+    kinds: Mapping[str, str] = field(default_factory=dict)
 
     def task(self, task_id: str) -> Task:
         try:
@@ -170,6 +172,8 @@ class Scorer:
             :func:`parse_reward`); or a reward callable.
         judge: The judge for judge rewards: a callable ``prompt -> reply``, or its reference
             (``module:callable``, ``file.py:callable``).
+        scorer: The log-probability scorer model for the information-gain rewards that need one
+            (:class:`~agentgym.rewards.scorer.HFScorer`).
         env_id: The env of records that name none (conversation formats).
         env_kwargs: That env's kwargs.
         input_format: One of :data:`agentgym.importers.FORMATS`; ``None`` detects each line's.
@@ -203,6 +207,7 @@ class Scorer:
         reward: str | Reward | None = None,
         *,
         judge: Judge | str | None = None,
+        scorer: Any = None,
         env_id: str | None = None,
         env_kwargs: Mapping[str, Any] | None = None,
         input_format: str | None = None,
@@ -216,7 +221,7 @@ class Scorer:
             self.spec: WeightedSum | None = None
             self.label = "default"
         elif isinstance(reward, str):
-            self.spec = parse_reward(reward, judge)
+            self.spec = parse_reward(reward, judge, scorer)
             self.label = reward
         else:
             name = getattr(reward, "__name__", type(reward).__name__)
@@ -241,6 +246,7 @@ class Scorer:
         self._handles: dict[Any, _Handle] = {}
         self._last: tuple[str, dict[str, Any], _Handle] | None = None
         self._names = tuple(self.spec.names) if self.spec is not None else ()
+        self._kinds = {name: kind_of(name) for name in self._names} if isinstance(reward, str) else {}
 
     @property
     def weights(self) -> dict[str, float] | None:
@@ -313,6 +319,7 @@ class Scorer:
             if own is None:
                 handle.error = f"{env_id} defines no reward of its own (env.unwrapped.reward); pass --reward SPEC"
             handle.reward, handle.env_default = own, True
+            handle.kinds = declared_kinds(own)
         else:
             handle.reward = self._with_default(own, env_id, handle)
         return handle
@@ -397,6 +404,7 @@ class Scorer:
             repeat=_longest_repeat(trajectory),
             details=result.details,  # type: ignore[arg-type]
             format=fmt,
+            kinds=handle.kinds if handle.env_default else self._kinds,
         )
 
     def score(self, trajectory: Trajectory) -> Scored:

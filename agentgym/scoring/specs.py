@@ -1,108 +1,32 @@
-"""Reward specs for offline scoring: the named rewards (:data:`REWARDS`), ``name=weight,...`` specs, user rewards."""
+"""Reward specs for offline scoring: ``name=weight,...`` specs of named rewards (:data:`REWARDS`) and user rewards.
+
+The named rewards and the spec grammar live in :mod:`agentgym.rewards.registry` and
+:func:`agentgym.rewards.compose.parse_terms`; this module adds what scoring files needs: the env's
+own reward (``default``), rewards of your own (``module:callable``, ``file.py``), and errors as
+:class:`ScoreError`.
+"""
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agentgym.core import Task
-from agentgym.rewards.base import Judge, Reward, RewardResult, final_answer, score_batch
-from agentgym.rewards.compose import SpecError, WeightedSum, parse_spec
+from agentgym.rewards.base import Judge, Reward, RewardResult, score_batch
+from agentgym.rewards.compose import SpecError, WeightedSum, parse_terms
+from agentgym.rewards.registry import DEFAULT_DESCRIPTION, REWARDS, MissingRequirement, reward_from_spec
 from agentgym.tools import did_you_mean
 from agentgym.trajectory import Trajectory
+
+# DEFAULT_DESCRIPTION and REWARDS are re-exported for the score command (agentgym score --list-rewards).
+__all__ = ["DEFAULT_DESCRIPTION", "REWARDS", "ScoreError", "load_object", "parse_reward"]
 
 
 class ScoreError(ValueError):
     """A problem with the scoring setup (unknown reward or env, bad reward file): nothing can be scored."""
-
-
-# --------------------------------------------------------------------------------------------------
-# Named rewards
-
-
-class AnswerFormat:
-    """Format reward: 1.0 when the agent gave a final answer and every action was well-formed, else 0.0.
-
-    The answer is a final tool call or ``<answer>...</answer>`` text
-    (:func:`~agentgym.rewards.base.final_answer`); an action is ill-formed when the env marked it
-    ``invalid_action``. Range {0, 1}.
-
-    Examples:
-        >>> from agentgym.trajectory import Step
-        >>> said = [{"role": "assistant", "content": "<answer>Lima</answer>"}]
-        >>> AnswerFormat()(Trajectory("x", "t", messages=said, steps=[Step("...")]), Task("t", "?")).value
-        1.0
-        >>> AnswerFormat()(Trajectory("x", "t", steps=[Step("...", invalid_action=True)]), Task("t", "?")).details
-        {'answered': False, 'invalid_steps': 1}
-    """
-
-    def __call__(self, trajectory: Trajectory, task: Task) -> RewardResult:
-        """Score one trajectory."""
-        answered = final_answer(trajectory) is not None
-        invalid = sum(step.invalid_action for step in trajectory.steps)
-        return RewardResult(
-            1.0 if answered and not invalid else 0.0, details={"answered": answered, "invalid_steps": invalid}
-        )
-
-
-@dataclass(frozen=True)
-class _Named:
-    """A reward of the table: where its class lives, how to build it, what it is."""
-
-    entry_point: str
-    description: str
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    needs_judge: bool = False
-
-
-#: The rewards a spec may name (besides ``default``, the env's own), as lazy ``module:Class`` entry
-#: points, so importing this module imports no reward family.
-REWARDS: dict[str, _Named] = {
-    "em": _Named("agentgym.rewards.outcome:ExactMatch", "exact match of the final answer (Search-R1 normalization)"),
-    "outcome": _Named("agentgym.rewards.outcome:ExactMatch", "the same as em"),
-    "sub_em": _Named("agentgym.rewards.outcome:SubExactMatch", "a gold answer appears inside the final answer"),
-    "f1": _Named("agentgym.rewards.outcome:F1", "token F1 of the final answer against the best gold answer"),
-    "numeric": _Named("agentgym.rewards.outcome:NumericMatch", "the answer's number equals a gold number (rel 1e-6)"),
-    "citation": _Named(
-        "agentgym.rewards.citation:CitationRubric",
-        "CaRR citation rubric, rule-based (gold entities and evidence)",
-        {"identify": "rule", "support": "rule"},
-    ),
-    "citation_rubric": _Named(
-        "agentgym.rewards.citation:CitationRubric", "the same as citation", {"identify": "rule", "support": "rule"}
-    ),
-    "search_r1_format": _Named("agentgym.rewards.outcome:SearchR1Format", "Search-R1's format-aware EM (0.2/0.1)"),
-    "format": _Named("agentgym.scoring:AnswerFormat", "1 if the agent answered and no action was invalid"),
-    "judge": _Named("agentgym.rewards.judge:JudgeOutcome", "LLM judge of the final answer (needs --judge)",
-                    needs_judge=True),
-    "citation_judge": _Named("agentgym.rewards.citation:CitationRubric",
-                             "CaRR citation rubric, judge where gold data is missing (needs --judge)",
-                             needs_judge=True),
-}  # fmt: skip
-
-DEFAULT_DESCRIPTION = "the env's own reward (env.unwrapped.reward): what was recorded at rollout"
-
-# Component names the diagnostics understand.
-_OUTCOME_NAMES = frozenset({"outcome", "em", "sub_em", "f1", "numeric", "judge"})
-_RULE_OUTCOME_NAMES = ("outcome", "em", "sub_em", "numeric", "f1")
-_JUDGE_NAMES = ("judge",)
-
-
-@functools.lru_cache(maxsize=1024)
-def _kind(name: str) -> str:
-    """What a component is to the diagnostics: ``format``, ``outcome``, ``evidence`` or ``other``."""
-    if "format" in name:
-        return "format"
-    if name in _OUTCOME_NAMES:
-        return "outcome"
-    if "citation" in name or "evidence" in name:
-        return "evidence"
-    return "other"
 
 
 def load_object(ref: str) -> Any:
@@ -196,39 +120,26 @@ class _EnvDefault:
         raise RuntimeError("the env's default reward was not resolved")
 
 
-class _NeedsJudge:
-    def __init__(self, name: str):
-        self.name = name
-
-    def __call__(self, trajectory: Trajectory, task: Task) -> RewardResult:  # pragma: no cover - refused
-        raise RuntimeError(f"{self.name} needs a judge")
-
-
-def _make_named(name: str, judge: Judge | None) -> Reward:
-    entry = REWARDS[name]
-    if entry.needs_judge and judge is None:
-        return _NeedsJudge(name)
-    cls = load_object(entry.entry_point)
-    kwargs = dict(entry.kwargs)
-    if entry.needs_judge:
-        return cls(judge, **kwargs)
-    return cls(**kwargs)
-
-
-def parse_reward(spec: str, judge: Judge | None = None) -> WeightedSum:
+def parse_reward(spec: str, judge: Judge | None = None, scorer: Any = None) -> WeightedSum:
     """Parse a reward spec into a weighted sum; ``default`` stays a placeholder until the env is known.
+
+    The grammar is :func:`~agentgym.rewards.compose.parse_terms`; the names are those of
+    :data:`~agentgym.rewards.registry.REWARDS` (built by
+    :func:`~agentgym.rewards.registry.reward_from_spec`), ``default``, and references to rewards
+    of your own.
 
     Args:
         spec: ``"name=weight,..."``; names from :data:`REWARDS`, ``default``, or references to
             rewards of your own (``module:callable``, ``file.py``, ``file.py:callable``).
         judge: The judge for the judge rewards.
+        scorer: The log-probability scorer model for the information-gain rewards that need one.
 
     Returns:
         The weighted sum.
 
     Raises:
         ScoreError: For a malformed spec, an unknown name (with suggestions), a reward that
-            cannot be loaded, or a judge reward without a judge.
+            cannot be loaded, or a reward missing its judge or scorer.
 
     Examples:
         >>> parse_reward("em=1,citation=0.3")
@@ -238,21 +149,21 @@ def parse_reward(spec: str, judge: Judge | None = None) -> WeightedSum:
         ...
         agentgym.scoring.specs.ScoreError: unknown reward 'fromat' in 'fromat=0.1'. Did you mean 'format'? ...
     """
-    names = [term.partition("=")[0].strip() for term in spec.split(",")]
-    available: dict[str, Reward] = {"default": _EnvDefault()}
-    for name in REWARDS:
-        if name in names:
-            available[name] = _make_named(name, judge)
-        else:
-            available[name] = _EnvDefault()  # only its name matters: parse_spec suggests it
-    for name in names:
-        if _is_reference(name):
-            available[name] = _UserReward(load_object(name), name)
     try:
-        reward = parse_spec(spec, available)
+        extra: dict[str, Reward] = {"default": _EnvDefault()}
+        for name, _ in parse_terms(spec):
+            if _is_reference(name):
+                extra[name] = _UserReward(load_object(name), name)
+        return reward_from_spec(spec, judge=judge, scorer=scorer, extra=extra)
+    except MissingRequirement as error:
+        raise ScoreError(f"{error}: {_HOW_TO_GIVE[error.requirement]}") from None
     except SpecError as error:
         raise ScoreError(str(error)) from None
-    missing = [name for name, component, _ in reward.components if isinstance(component, _NeedsJudge)]
-    if missing:
-        raise ScoreError(f"reward {missing[0]!r} needs a judge: pass --judge MODULE:CALLABLE")
-    return reward
+
+
+#: How ``agentgym score`` users give each requirement of a named reward.
+_HOW_TO_GIVE = {
+    "judge": "pass --judge MODULE:CALLABLE",
+    "scorer": "agentgym score has no option for it; build it in Python (Scorer(spec, scorer=HFScorer(...))) "
+    "or in a file (--reward FILE.py)",
+}

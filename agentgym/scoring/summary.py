@@ -9,11 +9,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentgym.scoring.scorer import Scored, _json_safe
-from agentgym.scoring.specs import _JUDGE_NAMES, _RULE_OUTCOME_NAMES, _kind
 from agentgym.trajectory import TrajectoryError
 
 #: An action repeated this many times in a row counts as a loop (a diagnostic).
 LOOP_LENGTH = 3
+
+#: Component kinds (:data:`agentgym.rewards.registry.KINDS`) that pay for evidence found: a format
+#: reward paid alongside one of them is not "format without evidence".
+EVIDENCE_KINDS = frozenset({"citation", "process", "info-gain"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,24 +180,26 @@ class Summary:
             examples.append(text)
 
     def _check_components(self, item: Scored, components: Mapping[str, float]) -> None:
+        """Count format-without-evidence and judge-vs-rule disagreements, reading each component's kind."""
         format_paid = outcome_seen = outcome_paid = evidence_paid = False
+        judges, rules = [], []
         for name, value in components.items():
-            kind = _kind(name)
+            kind = item.kinds.get(name, "other")
             if kind == "format":
                 format_paid = format_paid or value > 0
             elif kind == "outcome":
                 outcome_seen, outcome_paid = True, outcome_paid or value != 0
-            elif kind == "evidence":
+                rules.append(name)
+            elif kind == "judge":
+                outcome_seen, outcome_paid = True, outcome_paid or value != 0
+                judges.append(name)
+            elif kind in EVIDENCE_KINDS:
                 evidence_paid = evidence_paid or value != 0
         if format_paid and outcome_seen and not outcome_paid and not evidence_paid:
             self.format_only += 1
             self._example(self.format_only_examples, f"{item.where} task {item.task_id}")
-        for judge in _JUDGE_NAMES:
-            if judge not in components:
-                continue
-            for rule in _RULE_OUTCOME_NAMES:
-                if rule not in components:
-                    continue
+        for judge in judges:
+            for rule in rules:
                 pair = self.disagreements.setdefault(f"{judge} vs {rule}", [0, 0])
                 pair[0] += 1
                 if (components[judge] >= 0.5) != (components[rule] >= 0.5):

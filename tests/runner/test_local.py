@@ -9,7 +9,7 @@ import pytest
 import toy_envs  # noqa: F401  (registers toy/Capitals-v0, toy/Slow-v0, toy/ProcessCapitals-v0)
 
 import agentgym  # noqa: F401  (registers the agentgym envs)
-from agentgym.policies import TOKEN_FIELDS, Completion
+from agentgym.policies import TOKEN_FIELDS, Completion, Policy
 from agentgym.policies.oracle import OraclePolicy
 from agentgym.policies.random import RandomPolicy
 from agentgym.runner import Runner, draw_tasks, plan_episodes
@@ -17,12 +17,12 @@ from agentgym.tools import ToolCall, format_call
 from agentgym.trajectory import read_trajectories
 
 
-class Recording:
+class Recording(Policy):
     """Wraps a policy and records the batch size of every call."""
 
     def __init__(self, policy):
         self.policy, self.batches = policy, []
-        self.needs_env = getattr(policy, "needs_env", False)
+        self.needs_env = policy.needs_env
 
     def __call__(self, conversations, tools, **kwargs):
         self.batches.append(len(conversations))
@@ -223,3 +223,15 @@ def test_a_server_that_times_out_is_recorded_on_each_episode_and_the_run_goes_on
     assert len(episodes) == 4
     assert all("policy: " in t.error and "timed out" in t.error and not t.steps for t in episodes)
     assert all(t.policy["name"] == "openai" for t in episodes)
+
+
+def test_a_policy_declares_describe_and_needs_env_and_a_plain_function_gets_the_defaults():
+    def silent(conversations, tools):
+        return [Completion("") for _ in conversations]
+
+    with Runner("toy/Capitals-v0", silent, num_envs=1, max_turns=1) as runner:
+        assert runner.policy.needs_env is False and runner.policy_info == {"name": "function"}
+    with Runner("toy/Capitals-v0", OraclePolicy(), num_envs=1) as runner:
+        assert runner.policy.needs_env is True and runner.policy_info["name"] == "oracle"
+    with pytest.raises(TypeError, match="a policy is callable"):
+        Runner("toy/Capitals-v0", "oracle")

@@ -8,7 +8,8 @@ import gymnasium as gym
 import pytest
 
 import agentgym  # noqa: F401  (registers agentgym/DeepSearch-v0)
-from agentgym.envs.deepsearch.env import DeepSearchEnv, DeepSearchReward
+from agentgym.envs.deepsearch.env import DeepSearchEnv
+from agentgym.envs.deepsearch.reward import DeepSearchReward
 from agentgym.testing import EnvConformance, check_oracle
 from agentgym.tools import ToolCall, format_call
 

@@ -10,7 +10,8 @@ import pytest
 
 import agentgym  # noqa: F401  (registers agentgym/TextToSQL-v0)
 from agentgym.core import Task
-from agentgym.envs.text2sql.env import DEFAULT_WEIGHTS, TextToSQLEnv, TextToSQLReward, load_data
+from agentgym.envs.text2sql.env import TextToSQLEnv, load_data
+from agentgym.envs.text2sql.reward import DEFAULT_WEIGHTS, TextToSQLReward
 from agentgym.envs.text2sql.sandbox import _SharedConnection
 from agentgym.testing import EnvConformance, check_close
 from agentgym.tools import ToolCall, format_call
