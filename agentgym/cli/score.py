@@ -17,9 +17,10 @@ from typing import Any
 
 from agentgym import importers
 from agentgym.cli.options import add_import, add_trust, import_all, json_object, trust
+from agentgym.rewards.registry import DEFAULT_DESCRIPTION, REWARDS
 from agentgym.scoring.files import score_files
 from agentgym.scoring.scorer import Scored, Scorer
-from agentgym.scoring.specs import DEFAULT_DESCRIPTION, REWARDS, ScoreError
+from agentgym.scoring.specs import ScoreError
 from agentgym.scoring.summary import Summary
 from agentgym.trajectory import TrajectoryError
 
@@ -96,8 +97,10 @@ def register(subparsers: Any) -> None:
 
 def _list_rewards() -> str:
     width = max(len(name) for name in REWARDS)
-    lines = [f"{'default':<{width}}  {DEFAULT_DESCRIPTION}"]
-    lines += [f"{name:<{width}}  {entry.description}" for name, entry in REWARDS.items()]
+    lines = [f"{'default':<{width}}  {'env':<9}  {DEFAULT_DESCRIPTION}"]
+    for name, entry in REWARDS.items():
+        note = f" [not in a spec: {entry.unavailable}]" if entry.unavailable else ""
+        lines.append(f"{name:<{width}}  {entry.kind:<9}  {entry.description}{note}")
     lines.append(f"{'MODULE:NAME':<{width}}  a reward of your own; FILE.py (its 'reward') and FILE.py:NAME work too")
     return "\n".join(lines)
 

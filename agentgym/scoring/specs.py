@@ -17,12 +17,11 @@ from typing import Any
 from agentgym.core import Task
 from agentgym.rewards.base import Judge, Reward, RewardResult, score_batch
 from agentgym.rewards.compose import SpecError, WeightedSum, parse_terms
-from agentgym.rewards.registry import DEFAULT_DESCRIPTION, REWARDS, MissingRequirement, reward_from_spec
+from agentgym.rewards.registry import MissingRequirement, reward_from_spec
 from agentgym.tools import did_you_mean
 from agentgym.trajectory import Trajectory
 
-# DEFAULT_DESCRIPTION and REWARDS are re-exported for the score command (agentgym score --list-rewards).
-__all__ = ["DEFAULT_DESCRIPTION", "REWARDS", "ScoreError", "load_object", "parse_reward"]
+__all__ = ["ScoreError", "load_object", "parse_reward"]
 
 
 class ScoreError(ValueError):

@@ -19,10 +19,11 @@ import pytest
 import toy_envs  # noqa: F401  (registers toy/Capitals-v0)
 
 import agentgym.rewards
+from agentgym.cli import score as score_command
 from agentgym.rewards.base import Reward
 from agentgym.rewards.compose import SpecError, WeightedSum, parse_terms
 from agentgym.rewards.registry import KINDS, REWARDS, MissingRequirement, kind_of, make_reward, reward_from_spec
-from agentgym.scoring import ScoreError, Scorer, parse_reward, register_score
+from agentgym.scoring import ScoreError, Scorer, parse_reward
 from agentgym.trajectory import write_trajectories
 
 #: Names whose reward reads data the toy tasks lack, and the phrase of the error that says so.
@@ -79,7 +80,7 @@ def scorer(tiny_model, smollm2_tokenizer):
 def score_cli(*argv: str) -> int:
     """Run `agentgym score ARGV` through the subcommand's own parser."""
     parser = argparse.ArgumentParser(prog="agentgym")
-    register_score(parser.add_subparsers(required=True))
+    score_command.register(parser.add_subparsers(required=True))
     args = parser.parse_args(["score", *argv])
     return args.run(args)
 
