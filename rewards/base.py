@@ -9,7 +9,6 @@ present.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -69,7 +68,36 @@ def score_batch(reward: Reward, trajectories: Sequence[Trajectory], tasks: Seque
     return [reward(trajectory, task) for trajectory, task in zip(trajectories, tasks, strict=True)]
 
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+def between(text: str, opening: str, closing: str) -> list[str]:
+    r"""The texts between each ``opening`` and the next ``closing`` after it, in order.
+
+    What ``re.findall(re.escape(opening) + "(.*?)" + re.escape(closing), text, re.DOTALL)``
+    returns, in linear time: that regex rescans the rest of the text from every unclosed
+    ``opening`` (200 KB of ``<answer>`` took seconds).
+
+    Args:
+        text: Any text, e.g. a model's completion.
+        opening: The marker a block starts with.
+        closing: The marker it ends with.
+
+    Returns:
+        The blocks' contents, unstripped.
+
+    Examples:
+        >>> between("<answer> a </answer> x <answer>b</answer><answer>c", "<answer>", "</answer>")
+        [' a ', 'b']
+        >>> between("```sql\nSELECT 1```", "```sql", "```")
+        ['\nSELECT 1']
+    """
+    blocks = []
+    start = text.find(opening)
+    while start != -1:
+        end = text.find(closing, start + len(opening))
+        if end == -1:
+            break  # no later opening has a closing after it either
+        blocks.append(text[start + len(opening) : end])
+        start = text.find(opening, end + len(closing))
+    return blocks
 
 
 def final_answer(trajectory: Trajectory) -> str | None:
@@ -103,7 +131,7 @@ def final_answer(trajectory: Trajectory) -> str | None:
         if message.get("role") == "assistant":
             content = message.get("content")
             if isinstance(content, str):
-                found = _ANSWER_TAG.findall(content)
+                found = between(content, "<answer>", "</answer>")
                 if found:
                     return found[-1].strip()
             return None
@@ -141,5 +169,5 @@ def final_response(trajectory: Trajectory) -> str | None:
     for message in reversed(trajectory.messages):
         if message.get("role") == "assistant":
             content = message.get("content")
-            return content if isinstance(content, str) and _ANSWER_TAG.search(content) else None
+            return content if isinstance(content, str) and between(content, "<answer>", "</answer>") else None
     return None

@@ -19,7 +19,7 @@ from agentgym.core import AgentEnv, Task, TaskSet
 from agentgym.envs.deepsearch.corpus import Corpus, factbook_corpus, fictional_corpus
 from agentgym.envs.deepsearch.retrieval import RETRIEVERS, Retriever, make_retriever
 from agentgym.envs.deepsearch.tasks import factbook_tasks, fictional_tasks, hotpotqa_corpus, hotpotqa_tasks
-from agentgym.rewards.base import RewardResult, final_answer, final_response
+from agentgym.rewards.base import RewardResult, between, final_answer, final_response
 from agentgym.rewards.citation import CitationRubric, extract_citations, normalize_text
 from agentgym.rewards.outcome import exact_match, f1_score, gold_answers
 from agentgym.tools import ParsedAction, Tool, ToolCall, ToolError, format_call
@@ -32,7 +32,6 @@ citations written as [n](url), citing only pages you have opened. Be brief.
 
 {tools}"""
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -293,7 +292,7 @@ class DeepSearchEnv(AgentEnv):
         text = action if isinstance(action, str) else action.get("content") if isinstance(action, Mapping) else None
         if parsed.calls or not isinstance(text, str):
             return parsed
-        found = _ANSWER_TAG.findall(text)
+        found = between(text, "<answer>", "</answer>")  # linear, unlike the regex <answer>(.*?)</answer>
         if not found:
             return parsed
         body = found[-1].strip()

@@ -12,7 +12,6 @@ rewards plus a process reward per query that runs) is computed from the trajecto
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -20,12 +19,13 @@ from agentgym.core import AgentEnv, Task, TaskSet
 from agentgym.envs.text2sql.databases import Database, load_database
 from agentgym.envs.text2sql.sandbox import ReadOnlyDatabase, SandboxError, TableInfo, plain_value
 from agentgym.envs.text2sql.tasks import sql_tasks
-from agentgym.rewards.base import RewardResult, final_answer
+from agentgym.rewards.base import RewardResult, between, final_answer
 from agentgym.rewards.sql import (
     execution_match,
     extract_sql,
     gold_orders,
     ngram_jaccard,
+    schema_items,
     schema_linking_score,
     syntax_reward,
 )
@@ -41,7 +41,6 @@ read-only, one statement per call, and a query stops after {timeout:g} seconds.
 
 {tools}"""
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -161,15 +160,20 @@ class TextToSQLReward:
             match = execution_match(pred_rows, gold_rows, ordered=ordered, rel_tol=self.rel_tol, abs_tol=self.abs_tol)
             raw["execution"] = 1.0 if match else 0.0
             raw["syntax"] = syntax_reward(error)
-            raw["schema"] = schema_linking_score(pred_sql, gold_sql, mode=self.schema_mode)
+            items = {sql: schema_items(sql) for sql in (pred_sql, gold_sql)}  # tokenized once, scored twice
+            recall, jaccard = (
+                schema_linking_score(pred_sql, gold_sql, mode=mode, extractor=items.__getitem__)
+                for mode in ("recall", "jaccard")
+            )
+            raw["schema"] = recall if self.schema_mode == "recall" else jaccard
             raw["ngram"] = ngram_jaccard(pred_sql, gold_sql)
             raw["format"] = sum(bool(step.tool_calls) for step in trajectory.steps) / len(trajectory.steps)
             details.update(
                 sql=pred_sql,
                 error=error,
                 ordered=ordered,
-                schema_recall=schema_linking_score(pred_sql, gold_sql, mode="recall"),
-                schema_jaccard=schema_linking_score(pred_sql, gold_sql, mode="jaccard"),
+                schema_recall=recall,
+                schema_jaccard=jaccard,
             )
         details["raw"] = raw
         return {name: self.weights[name] * value for name, value in raw.items()}
@@ -327,7 +331,7 @@ class TextToSQLEnv(AgentEnv):
         text = action if isinstance(action, str) else action.get("content") if isinstance(action, Mapping) else None
         if parsed.calls or not isinstance(text, str):
             return parsed
-        found = _ANSWER_TAG.findall(text)
+        found = between(text, "<answer>", "</answer>")  # linear, unlike the regex <answer>(.*?)</answer>
         if not found:
             return parsed
         return ParsedAction(content=text, calls=(ToolCall("submit", {"sql": extract_sql(found[-1]).strip()}),))
