@@ -536,12 +536,7 @@ class AgentEnv(gym.Env[str, str]):
         self._done = True
         trajectory = self.trajectory
         assert trajectory is not None
-        components: dict[str, float] = {}
-        for step in trajectory.steps:
-            for name, value in step.reward_components.items():
-                components[name] = components.get(name, 0.0) + value
-        per_step = [step.reward for step in trajectory.steps]
-        trajectory.rewards = Rewards(total=float(sum(per_step)), components=components, per_step=per_step)
+        trajectory.rewards = Rewards.of_steps(trajectory.steps)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -141,6 +141,27 @@ class Rewards:
     components: dict[str, float] = field(default_factory=dict)
     per_step: list[float] = field(default_factory=list)
 
+    @classmethod
+    def of_steps(cls, steps: Iterable[Step]) -> Rewards:
+        """The rewards the steps earned: their rewards in order, summed, and their components summed.
+
+        What an env records when an episode ends, and what the runner records for an episode that
+        ended early with an error (the rewards earned so far).
+
+        Examples:
+            >>> steps = [Step("a", reward=0.5, reward_components={"process": 0.5}),
+            ...          Step("b", reward=1.0, reward_components={"process": 0.25, "answer": 0.75})]
+            >>> Rewards.of_steps(steps)
+            Rewards(total=1.5, components={'process': 0.75, 'answer': 0.75}, per_step=[0.5, 1.0])
+        """
+        components: dict[str, float] = {}
+        per_step = []
+        for step in steps:
+            for name, value in step.reward_components.items():
+                components[name] = components.get(name, 0.0) + value
+            per_step.append(step.reward)
+        return cls(total=float(sum(per_step)), components=components, per_step=per_step)
+
 
 @dataclass
 class Trajectory:

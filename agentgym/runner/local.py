@@ -34,7 +34,7 @@ import numpy as np
 
 from agentgym.policies import TOKEN_FIELDS, Completion, Policy
 from agentgym.runner.envs import PROCESS_KEY, THREADS_KEY, LocalEnv, ProcessEnv, env_metadata
-from agentgym.trajectory import Trajectory, TrajectoryWriter, read_trajectories
+from agentgym.trajectory import Rewards, Trajectory, TrajectoryWriter, read_trajectories
 
 
 @dataclass(frozen=True)
@@ -560,6 +560,8 @@ class Runner:
             if error is not None:
                 trajectory.error = error
                 trajectory.truncated = trajectory.truncated or not trajectory.terminated
+                if not trajectory.rewards.per_step:  # the env never closed the record: what was earned so far
+                    trajectory.rewards = Rewards.of_steps(trajectory.steps)
         finished.append(trajectory)
         if drop:
             self._drop(index)

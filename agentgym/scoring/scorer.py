@@ -43,6 +43,8 @@ class Scored:
         path: The file the trajectory came from, if any.
         line: Its line in that file.
         format: The input format.
+        error: The error the episode ended with (``trajectory.error``), if any: its recorded total
+            holds only what was earned before it.
     """
 
     env_id: str
@@ -58,6 +60,7 @@ class Scored:
     path: str | None = None
     line: int | None = None
     format: str = "agentgym"
+    error: str | None = None
 
     @property
     def where(self) -> str:
@@ -378,6 +381,7 @@ class Scorer:
             repeat=_longest_repeat(trajectory),
             details=result.details,  # type: ignore[arg-type]
             format=fmt,
+            error=trajectory.error,
         )
 
     def score(self, trajectory: Trajectory) -> Scored:
