@@ -16,7 +16,7 @@ import pytest
 from agentgym import report
 from agentgym.core import Task
 from agentgym.envs.deepsearch.env import DeepSearchEnv
-from agentgym.envs.text2sql.env import TextToSQLReward
+from agentgym.envs.text2sql.env import TextToSQLEnv, TextToSQLReward
 from agentgym.rewards import citation, judge, outcome, process, sql, toolrl, webshop
 from agentgym.rewards.base import between, final_answer, final_response
 from agentgym.trajectory import Step, Trajectory
@@ -81,13 +81,18 @@ def _text2sql_reward(text: str) -> object:
     return TextToSQLReward()(Trajectory("e", "t", steps=[step], terminated=True), task)
 
 
-_DEEPSEARCH: list[DeepSearchEnv] = []
+_ENVS: dict[type, object] = {}
 
 
-def _deepsearch_parse(text: str) -> object:
-    if not _DEEPSEARCH:
-        _DEEPSEARCH.append(DeepSearchEnv(split="test"))
-    return _DEEPSEARCH[0].parse(text)
+def _parse_with(env_class: type) -> object:
+    """The env's parse (its ``<answer>`` fallback reads the completion), the env made once."""
+
+    def parse(text: str) -> object:
+        if env_class not in _ENVS:
+            _ENVS[env_class] = env_class()
+        return _ENVS[env_class].parse(text)
+
+    return parse
 
 
 READERS = {
@@ -124,8 +129,17 @@ READERS = {
     "rewards.base.final_answer": lambda text: final_answer(_trajectory(text)),
     "rewards.base.final_response": lambda text: final_response(_trajectory(text)),
     "report.render_conversation": lambda text: report.render_conversation(_trajectory(text)),
-    "DeepSearch parse": _deepsearch_parse,
+    "DeepSearch parse": _parse_with(DeepSearchEnv),
+    "TextToSQL parse": _parse_with(TextToSQLEnv),
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_envs():
+    yield
+    for env in _ENVS.values():
+        env.close()
+    _ENVS.clear()
 
 
 @pytest.mark.parametrize("name", list(READERS))

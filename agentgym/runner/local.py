@@ -223,7 +223,9 @@ class Runner:
         num_envs: Episodes in flight (the policy's batch size).
         group_size: Episodes per task (a GRPO group); groups are scheduled together.
         max_turns: Overrides the env's ``max_turns``.
-        episode_time_limit_s: Wall-clock limit per episode; an episode past it ends with an error.
+        episode_time_limit_s: Limit on the time each episode uses: its share of each batched policy
+            call plus its own env steps (not the time it waits behind other episodes' steps); an
+            episode past it ends with an error, a step past it is abandoned.
         env_threads: Threads stepping the envs (0: one after the other in this thread). Default:
             ``min(num_envs, 2 * cpu count)`` for envs whose metadata asks for threads or a process
             (see :mod:`agentgym.runner.envs`), else 0.
