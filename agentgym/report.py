@@ -28,7 +28,6 @@ import html
 import json
 import math
 import random
-import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -668,7 +667,28 @@ def _per_step(trajectory: Trajectory) -> list[float]:
 # Conversations
 
 
-_HERMES_CALL = re.compile(r"<tool_call>.*?</tool_call>", re.DOTALL)
+def _without_blocks(text: str, opening: str, closing: str) -> str:
+    """``text`` without each ``opening`` ... ``closing`` block, in linear time.
+
+    The regex ``<tool_call>.*?</tool_call>`` rescanned the rest of the text from every unclosed
+    ``<tool_call>``.
+
+    Examples:
+        >>> _without_blocks("a<x>1</x>b<x>2</x>c<x>3", "<x>", "</x>")
+        'abc<x>3'
+    """
+    kept = []
+    position = 0
+    start = text.find(opening)
+    while start != -1:
+        end = text.find(closing, start + len(opening))
+        if end == -1:
+            break
+        kept.append(text[position:start])
+        position = end + len(closing)
+        start = text.find(opening, position)
+    kept.append(text[position:])
+    return "".join(kept)
 
 
 def _text(value: Any) -> str:
@@ -760,7 +780,7 @@ def render_conversation(trajectory: Trajectory) -> str:
             # A text completion: show the calls the env parsed from it, and the raw text on demand.
             calls = step.tool_calls
             raw = f'<details class="raw"><summary>raw completion</summary>{_body(body)}</details>' if body else ""
-            body = _HERMES_CALL.sub("", body).strip()
+            body = _without_blocks(body, "<tool_call>", "</tool_call>").strip()
         html_body = _body(body, collapse=role == "system") if body else ""
         if isinstance(calls, list):
             html_body += "".join(_call(call) for call in calls)

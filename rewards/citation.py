@@ -75,6 +75,7 @@ attributed to the open page here.
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import json
 import re
@@ -85,7 +86,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agentgym.core import Task
-from agentgym.messages import decode_arguments
+from agentgym.messages import between, decode_arguments
 from agentgym.rewards.base import Judge, RewardResult, final_response
 from agentgym.trajectory import Trajectory
 
@@ -112,12 +113,18 @@ _ARTICLES = (" a ", " an ", " the ")
 _ENTITY = re.compile(r"<(E\d+)>")
 # A URL of any scheme (http, https, and corpus schemes such as factbook://), allowing one level
 # of balanced parentheses (Wikipedia titles such as Mercury_(planet)).
-_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
+# The scheme is at most 32 characters: unbounded, every position of a long single token started a
+# scan to its end looking for "://" (a 200 KB token took a minute).
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]{0,31}://"
 _URL = re.compile(_SCHEME + r"(?:[^\s<>\"'`\[\]{}()|\\^]|\([^\s()<>]*\))+")
 _CITATION = re.compile(
     r"\[[^\[\]\n]*\]\(\s*((?:view-source:)?" + _SCHEME + r"(?:[^\s()]|\([^\s()]*\))+)\s*\)"
 )
-_CITATION_CARR = re.compile(r"\[\d+\]\((?:view-source:)?(https?://.+?)\)[\],]")
+# CaRR's citation is ``[n](url)`` followed by ``]`` or ``,``; the URL may hold ")" and runs to the
+# first ")]" or ")," on its line. Found by _carr_citations in linear time (the regex
+# \[\d+\]\((https?://.+?)\)[\],] rescanned the rest of the line from every unclosed start).
+_CARR_START = re.compile(r"\[\d+\]\((?:view-source:)?(?=https?://)")
+_CARR_END = re.compile(r"\)[\],]")
 _PROXIES = ("https://r.jina.ai/", "http://r.jina.ai/", "view-source:")
 _REFERENCES = "## References"
 
@@ -177,11 +184,36 @@ def extract_citations(text: str, *, strict: bool = False) -> list[str]:
         >>> extract_citations("Lima [[1](https://a.org/x)] [2](https://b.org/y).", strict=True)
         ['https://a.org/x']
     """
-    pattern = _CITATION_CARR if strict else _CITATION
     urls: dict[str, None] = {}
-    for raw in pattern.findall(text):
+    for raw in _carr_citations(text) if strict else _CITATION.findall(text):
         urls.setdefault(_canonical_url(raw), None)
     return list(urls)
+
+
+def _carr_citations(text: str) -> list[str]:
+    """The URLs of CaRR's strict citations, as ``re.findall`` of the regex in the comment above gives them.
+
+    Examples:
+        >>> _carr_citations("[1](https://a.org/x_(y))], [2](https://b.org/z), [3](https://c)")
+        ['https://a.org/x_(y)', 'https://b.org/z']
+    """
+    ends = [match.start() for match in _CARR_END.finditer(text)]
+    urls = []
+    position = 0
+    for match in _CARR_START.finditer(text):
+        if match.start() < position:
+            continue  # inside the citation found last
+        url_start = match.end()
+        shortest = text.index("//", url_start) + 3  # the scheme, "//" and at least one character
+        found = bisect.bisect_left(ends, shortest)
+        if found == len(ends):
+            break  # no ")]" or ")," after it: none after any later start either
+        end = ends[found]
+        if "\n" in text[url_start:end]:
+            continue  # the URL may not span lines
+        urls.append(text[url_start:end])
+        position = end + 2
+    return urls
 
 
 def _argument_urls(arguments: Any) -> list[str]:
@@ -255,7 +287,11 @@ def seen_urls(trajectory: Trajectory) -> set[str]:
 # --------------------------------------------------------------------------------------------------
 # Judge replies and prompts
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL | re.IGNORECASE)
+#: Only the end of a judge's reply is searched for a bare ``{...}`` object: its verdict is short, and
+#: trying every ``{`` of a long reply is quadratic.
+_MAX_BARE_JSON_CHARS = 20_000
+#: Only the last fenced blocks of a judge's reply are tried.
+_MAX_FENCED_BLOCKS = 32
 _PY_LITERALS = re.compile(r"\b(true|false|null)\b")
 
 
@@ -291,14 +327,20 @@ def parse_json_reply(reply: str) -> dict[str, Any] | None:
         >>> parse_json_reply("no json here") is None
         True
     """
-    for block in reversed(_FENCE.findall(reply)):
-        value = _loads(block)
+    # Not a regex (```\s*(.*?)\s*``` backtracks cubically), and only the last blocks: a verdict ends
+    # the reply, and parsing each of 30,000 empty blocks took seconds.
+    for block in reversed(between(reply, "```", "```")[-_MAX_FENCED_BLOCKS:]):
+        if block[:4].lower() == "json":
+            block = block[4:]
+        value = _loads(block.strip())
         if isinstance(value, dict):
             return value
+    reply = reply[-_MAX_BARE_JSON_CHARS:]
+    closing = _matching_braces(reply)
     found = None
     start = reply.find("{")
     while start != -1:
-        end = _matching_brace(reply, start)
+        end = closing.get(start, 0)
         value = _loads(reply[start:end]) if end else None
         if isinstance(value, dict):
             found = value
@@ -306,18 +348,21 @@ def parse_json_reply(reply: str) -> dict[str, Any] | None:
     return found
 
 
-def _matching_brace(text: str, start: int) -> int:
-    """The index just past the ``}`` that closes the ``{`` at ``start`` (0 if none)."""
-    depth = 0
-    for index in range(start, len(text)):
-        char = text[index]
+def _matching_braces(text: str) -> dict[int, int]:
+    """For each ``{`` that is closed, the index just past its ``}``; one pass over the text.
+
+    Examples:
+        >>> _matching_braces("{a{b}}{")
+        {2: 5, 0: 6}
+    """
+    closing = {}
+    opened: list[int] = []
+    for index, char in enumerate(text):
         if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    return 0
+            opened.append(index)
+        elif char == "}" and opened:
+            closing[opened.pop()] = index + 1
+    return closing
 
 
 IDENTIFY_ENTITY_PROMPT = """\

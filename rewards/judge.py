@@ -191,7 +191,7 @@ _NEGATIVE = frozenset(
 _NEGATED = re.compile(r"\bnot\s+(?:correct|right|true|accurate|valid)\b|\bpartially\s+correct\b")
 _KEYED = re.compile(
     r"\b(?:verdict|judgement|judgment|grade|correct|correctness|is_correct|result|decision|label)"
-    r"\s*[:=]\s*[*\"'`]*\s*([a-z]+)"
+    r"\s*[:=]\s*(?:[*\"'`]+\s*)?([a-z]+)"  # not \s*[*"'`]*\s*: adjacent \s* runs backtrack quadratically
 )
 _WORD = re.compile(r"[a-z]+")
 _JSON_KEYS = (

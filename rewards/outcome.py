@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from agentgym.core import Task
-from agentgym.messages import answer_tags, content_text
+from agentgym.messages import answer_tags, between, content_text
 from agentgym.rewards.base import RewardResult, final_answer
 from agentgym.trajectory import Trajectory
 
@@ -176,8 +176,10 @@ def f1_score(prediction: str | None, golds: str | Iterable[str]) -> float:
 # --- numbers ---------------------------------------------------------------------------------
 
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+# Spaces may follow a sign or a currency symbol only: a bare \s* before the digits made every space of
+# a long run start a scan to its end (quadratic; 200 KB of spaces took minutes).
 _NUMBER = re.compile(
-    r"(?<![\w.])([-+\u2212]?)[$€£¥]?\s*"
+    r"(?<![\w.])(?:([-+\u2212])(?:[$€£¥]\s*|\s*)|[$€£¥]\s*)?"
     r"(\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)"
     r"(?:[eE]([-+]?\d+))?"
     r"(?:\s*(thousand|million|billion|trillion)\b)?",
@@ -217,9 +219,9 @@ def parse_number(text: str | None) -> float | None:
     if not matches:
         return None
     sign, digits, exponent, scale = matches[-1]
-    value = float(digits.replace(",", ""))
-    if exponent:
-        value *= 10.0 ** int(exponent)
+    # float() of the text, not 10.0 ** int(exponent): a huge exponent is inf, not an OverflowError or
+    # a ValueError (Python's limit on the digits of an int).
+    value = float(digits.replace(",", "") + (f"e{exponent}" if exponent else ""))
     if scale:
         value *= _SCALES[scale.lower()]
     if sign in ("-", "\u2212"):
@@ -273,7 +275,6 @@ def numeric_match(
 
 # --- Search-R1 format-aware reward -----------------------------------------------------------
 
-_INFORMATION = re.compile(r"<information>(.*?)</information>", re.DOTALL)
 _ASSISTANT_MARKER = re.compile(r"<\|im_start\|>assistant\s*")
 _TAG_SPLIT = re.compile(r"(</?(?:think|search|information|answer)>)")
 _TAG = re.compile(r"</?(?:think|search|information|answer)>")
@@ -387,7 +388,7 @@ def is_retrieval_correct(text: str, golds: str | Iterable[str]) -> bool:
         True
     """
     golds = [normalize_answer(gold) for gold in _as_golds(golds)]
-    for block in _INFORMATION.findall(text):
+    for block in between(text, "<information>", "</information>"):
         normalized = normalize_answer(block.strip())
         if any(gold in normalized for gold in golds):
             return True

@@ -613,7 +613,8 @@ def parse_score(reply: str, label: str = "Score") -> float | None:
         True
     """
     number = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+))"
-    pattern = rf"{re.escape(label)}\**\s*[:=]\s*\**\s*{number}"
+    # (?:\*+\s*)?, not \**\s*: with no star between them, two \s* runs backtrack quadratically.
+    pattern = rf"{re.escape(label)}\**\s*[:=]\s*(?:\*+\s*)?{number}"
     found = re.findall(pattern, reply, flags=re.IGNORECASE)
     if found:
         return float(found[-1])

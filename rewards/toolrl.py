@@ -266,11 +266,13 @@ def toolrl_format(
         0.0
     """
     text = response.strip()
-    if not _FORMAT_PATTERNS[(tool_call, response_tag)].search(text):
-        return min_reward
+    # The counts first: with one tag of each pair, the pattern's lazy .*? runs match in linear time
+    # (many "</think>\n<tool_call>\n" would make each a rescan of the rest of the text).
     if tool_call and (text.count("<tool_call>") != 1 or text.count("</tool_call>") != 1):
         return min_reward
     if response_tag and (text.count("<response>") != 1 or text.count("</response>") != 1):
+        return min_reward
+    if not _FORMAT_PATTERNS[(tool_call, response_tag)].search(text):
         return min_reward
     return max_reward
 

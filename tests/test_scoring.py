@@ -454,3 +454,58 @@ def test_a_million_lines_stream_in_flat_memory(tmp_path):
     assert peak_large - peak_small < 10 * 1024, (peak_small, peak_large)
 
 
+
+
+# ---- episodes that end with an env error (issue 12, item 7) ----------------------------------------
+
+
+def _episode_that_breaks_after_earning(tmp_path):
+    """A TextToSQL episode: one query that runs (process reward), then a tool that raises (not a ToolError)."""
+    from agentgym.envs.text2sql.env import TextToSQLEnv
+    from agentgym.policies import Completion
+    from agentgym.runner import Runner
+    from agentgym.tools import ToolCall, format_call
+
+    class BreakingSQL(TextToSQLEnv):
+        def execute(self, sql: str) -> str:
+            """Run one read-only SQL query.
+
+            Args:
+                sql: One SELECT query.
+            """
+            if "boom" in sql:
+                raise RuntimeError("the env broke")
+            return super().execute(sql)
+
+    if "toy/BreakingSQL-v0" not in gymnasium.registry:
+        gymnasium.register(id="toy/BreakingSQL-v0", entry_point=BreakingSQL)
+
+    def policy(conversations, tools):
+        sql = ["SELECT 1" if len(c) < 4 else "SELECT 'boom'" for c in conversations]
+        return [Completion(format_call(ToolCall("execute", {"sql": s}), "hermes")) for s in sql]
+
+    with Runner("toy/BreakingSQL-v0", policy, num_envs=1) as runner:
+        [episode] = list(runner.episodes(runner.plan(n=1)))
+    return episode
+
+
+def test_an_episode_ended_by_an_env_error_records_the_rewards_it_earned_and_scores_alike(tmp_path, capsys):
+    episode = _episode_that_breaks_after_earning(tmp_path)
+    assert episode.error == "env step failed: RuntimeError: the env broke"
+    assert [step.reward for step in episode.steps] == [pytest.approx(0.02)]
+    # Before: an empty rewards block (total 0) although the step earned 0.02.
+    assert episode.rewards.total == pytest.approx(0.02) and episode.rewards.per_step == [pytest.approx(0.02)]
+    assert episode.rewards.components == {"process": pytest.approx(0.02)}
+    write_trajectories(tmp_path / "a.jsonl", [episode])
+    assert score_cli(str(tmp_path / "a.jsonl")) == 0
+    assert "recorded vs offline score: all 1 equal" in capsys.readouterr().out
+
+
+def test_a_mismatch_of_an_episode_that_ended_with_an_error_says_so(tmp_path, capsys):
+    episode = _episode_that_breaks_after_earning(tmp_path)
+    episode.rewards.total += 0.5
+    write_trajectories(tmp_path / "a.jsonl", [episode])
+    assert score_cli(str(tmp_path / "a.jsonl")) == 0
+    out = capsys.readouterr().out
+    assert "the episode ended with an error: env step failed: RuntimeError: the env broke" in out
+    assert "1 of them ended with an error" in out and "the env or its reward changed" not in out

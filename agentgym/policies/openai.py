@@ -242,7 +242,11 @@ class OpenAIPolicy(Policy):
             body["tools"] = list(schemas)
         body.update(self.extra_body)
         try:
-            return json.dumps(body, ensure_ascii=False).encode()
+            text = json.dumps(body, ensure_ascii=False)
+            try:
+                return text.encode()
+            except UnicodeEncodeError:  # a lone surrogate (a model can write one through a JSON escape)
+                return json.dumps(body).encode()  # escaped as \ud800: valid JSON for the server
         except (TypeError, ValueError) as error:
             raise TypeError(f"conversation {index} cannot be sent as JSON: {error}") from error
 

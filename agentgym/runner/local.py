@@ -24,8 +24,9 @@ import contextlib
 import math
 import os
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -34,7 +35,7 @@ import numpy as np
 from agentgym.messages import assistant_message
 from agentgym.policies import TOKEN_FIELDS, Completion, Policy, as_policy
 from agentgym.runner.envs import PROCESS_KEY, THREADS_KEY, LocalEnv, ProcessEnv, env_metadata
-from agentgym.trajectory import Trajectory, TrajectoryWriter, read_trajectories
+from agentgym.trajectory import Rewards, Trajectory, TrajectoryWriter, read_trajectories
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,27 @@ class _Slot:
     started: float
     # Per step: (completion, seconds of the policy call), laid onto the trajectory at the end.
     completions: list[tuple[Completion, float]] = field(default_factory=list)
+    # The time this episode used: its share of each batched policy call plus its own env steps
+    # (not the time it waited behind other episodes' steps); the episode time limit applies to it.
+    used: float = 0.0
+
+
+class _TimedStep:
+    """One env step to run on a pool thread, recording when it started and how long it ran."""
+
+    def __init__(self, step: Callable[[Any], Any], action: Any) -> None:
+        self.step, self.action = step, action
+        self.started = threading.Event()
+        self.start = 0.0
+        self.seconds: float | None = None
+
+    def __call__(self) -> Any:
+        self.start = time.perf_counter()
+        self.started.set()
+        try:
+            return self.step(self.action)
+        finally:
+            self.seconds = time.perf_counter() - self.start
 
 
 def check_options(
@@ -203,7 +225,9 @@ class Runner:
         num_envs: Episodes in flight (the policy's batch size).
         group_size: Episodes per task (a GRPO group); groups are scheduled together.
         max_turns: Overrides the env's ``max_turns``.
-        episode_time_limit_s: Wall-clock limit per episode; an episode past it ends with an error.
+        episode_time_limit_s: Limit on the time each episode uses: its share of each batched policy
+            call plus its own env steps (not the time it waits behind other episodes' steps); an
+            episode past it ends with an error, a step past it is abandoned.
         env_threads: Threads stepping the envs (0: one after the other in this thread). Default:
             ``min(num_envs, 2 * cpu count)`` for envs whose metadata asks for threads or a process
             (see :mod:`agentgym.runner.envs`), else 0.
@@ -423,6 +447,7 @@ class Runner:
         actions: dict[int, Any] = {}
         for index, completion in zip(active, completions, strict=True):
             slot = slots[index]
+            slot.used += policy_seconds / len(active)
             error = problem or _completion_problem(completion)
             if error is not None:
                 self._finish(index, slots, pending, finished, error=f"policy: {error}")
@@ -464,33 +489,55 @@ class Runner:
         return completions, None
 
     def _step_all(self, actions: dict[int, Any], slots: list[_Slot | None]) -> dict[int, Any]:
-        """Step the envs in parallel; each result is the step's tuple or the exception it raised."""
+        """Step the envs in parallel; each result is the step's tuple or the exception it raised.
+
+        Under an episode time limit, a step is given what is left of its own episode's time,
+        counted from when it starts to run (not while it waits for a pool thread behind other
+        episodes' steps); a step that outlives it is abandoned, its thread with it.
+        """
         if self.env_threads <= 1 and self.episode_time_limit_s is None:
-            return {index: _call(self._handles[index].step, action) for index, action in actions.items()}
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(max(self.env_threads, 1), "agentgym-env")
-        futures = {index: self._pool.submit(self._handles[index].step, action) for index, action in actions.items()}
+            results = {}
+            for index, action in actions.items():
+                call = _TimedStep(self._handles[index].step, action)
+                results[index] = _call(call)
+                slots[index].used += call.seconds or 0.0
+            return results
+        calls = {index: _TimedStep(self._handles[index].step, action) for index, action in actions.items()}
+        futures = {index: self._env_pool().submit(call) for index, call in calls.items()}
         results: dict[int, Any] = {}
-        stuck = False
-        for index, future in futures.items():
+        for index, call in calls.items():
+            slot = slots[index]
+            call.started.wait()  # every step submitted before it has finished, failed or been abandoned
             timeout = None
             if self.episode_time_limit_s is not None:
-                timeout = max(self.episode_time_limit_s - (time.perf_counter() - slots[index].started), 0.0)
+                timeout = max(self.episode_time_limit_s - slot.used - (time.perf_counter() - call.start), 0.0)
             try:
-                results[index] = future.result(timeout=timeout)
+                results[index] = futures[index].result(timeout=timeout)
             except concurrent.futures.TimeoutError:
                 results[index] = TimeoutError(self._time_limit_error() + " (during a step)")
-                stuck = True
+                self._abandon_pool(calls, futures)
             except Exception as error:  # noqa: BLE001 - returned, recorded by the caller
                 results[index] = error
-        if stuck:  # its thread is still busy: later steps get a fresh pool instead of queueing behind it
-            self._pool.shutdown(wait=False)
-            self._pool = None
+            slot.used += call.seconds if call.seconds is not None else time.perf_counter() - call.start
         return results
+
+    def _env_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(max(self.env_threads, 1), "agentgym-env")
+        return self._pool
+
+    def _abandon_pool(self, calls: dict[int, _TimedStep], futures: dict[int, concurrent.futures.Future]) -> None:
+        """Leave a pool with a stuck thread: steps still queued on it move to a fresh pool."""
+        pool, self._pool = self._pool, None
+        for index, future in futures.items():
+            if future.cancel():  # not started yet
+                futures[index] = self._env_pool().submit(calls[index])
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def _out_of_time(self, slot: _Slot) -> bool:
         limit = self.episode_time_limit_s
-        return limit is not None and time.perf_counter() - slot.started > limit
+        return limit is not None and slot.used > limit
 
     def _time_limit_error(self) -> str:
         return f"episode time limit of {self.episode_time_limit_s:g} s exceeded"
@@ -522,6 +569,8 @@ class Runner:
             if error is not None:
                 trajectory.error = error
                 trajectory.truncated = trajectory.truncated or not trajectory.terminated
+                if not trajectory.rewards.per_step:  # the env never closed the record: what was earned so far
+                    trajectory.rewards = Rewards.from_steps(step.reward_components for step in trajectory.steps)
         finished.append(trajectory)
         if drop:
             self._drop(index)

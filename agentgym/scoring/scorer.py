@@ -48,6 +48,8 @@ class Scored:
         kinds: What each component measures (see :data:`agentgym.rewards.registry.KINDS`): the
             registry's kind for a named reward, the kinds the env's reward declares for its own
             components; components not listed are ``other``.
+        error: The error the episode ended with (``trajectory.error``), if any: its recorded total
+            holds only what was earned before it.
     """
 
     env_id: str
@@ -64,6 +66,7 @@ class Scored:
     line: int | None = None
     format: str = "agentgym"
     kinds: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
 
     @property
     def where(self) -> str:
@@ -405,6 +408,7 @@ class Scorer:
             details=result.details,  # type: ignore[arg-type]
             format=fmt,
             kinds=handle.kinds if handle.env_default else self._kinds,
+            error=trajectory.error,
         )
 
     def score(self, trajectory: Trajectory) -> Scored:

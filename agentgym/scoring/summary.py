@@ -98,7 +98,8 @@ class Summary:
       ``numeric``, ``f1``, ``outcome``) both ran, the trajectories where one says correct (>= 0.5)
       and the other does not.
     * **recorded vs offline**: agentgym records scored with the env's own reward whose score differs
-      from the reward recorded at rollout (the env or its reward changed since).
+      from the reward recorded at rollout (the env or its reward changed since, or the episode ended
+      with an error, which the message then says).
 
     Args:
         reward: The reward's label, for the report.
@@ -131,6 +132,7 @@ class Summary:
         self.disagreements: dict[str, list[int]] = {}  # "judge vs em" -> [compared, disagreed]
         self.disagreement_examples: list[str] = []
         self.mismatch_examples: list[str] = []
+        self.mismatched_after_errors = 0  # of the mismatches, those of episodes that ended with an error
 
     def add(self, item: Scored | TrajectoryError) -> None:
         """Add one result (a :class:`~agentgym.trajectory.TrajectoryError` counts as a skipped line)."""
@@ -169,7 +171,11 @@ class Summary:
             env.recorded += 1
             if item.recorded != score:
                 env.mismatched += 1
-                self._example(self.mismatch_examples, f"{item.where} recorded {item.recorded:g}, now {score:g}")
+                example = f"{item.where} recorded {item.recorded:g}, now {score:g}"
+                if item.error is not None:  # not a changed env: the episode stopped early
+                    self.mismatched_after_errors += 1
+                    example += f" (the episode ended with an error: {item.error[:120]})"
+                self._example(self.mismatch_examples, example)
         if item.repeat >= LOOP_LENGTH:
             self.loops += 1
             self._example(self.loop_examples, f"{item.where} ({item.repeat}x)")
@@ -246,7 +252,12 @@ class Summary:
                 "pairs": {name: {"compared": c, "disagree": d} for name, (c, d) in self.disagreements.items()},
                 "examples": self.disagreement_examples,
             },
-            "recorded_vs_offline": {"compared": recorded, "differ": mismatched, "examples": self.mismatch_examples},
+            "recorded_vs_offline": {
+                "compared": recorded,
+                "differ": mismatched,
+                "differ_after_errors": self.mismatched_after_errors,
+                "examples": self.mismatch_examples,
+            },
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -338,7 +349,12 @@ class Summary:
         if recorded:
             text = f"{mismatched} of {recorded:,} differ" if mismatched else f"all {recorded:,} equal"
             if self.mismatch_examples:
-                text += f" ({', '.join(self.mismatch_examples)}): the env or its reward changed since the rollout"
+                text += f" ({', '.join(self.mismatch_examples)})"
+            if self.mismatched_after_errors:
+                errors = self.mismatched_after_errors
+                text += f"; {errors:,} of them ended with an error, so they record only the rewards earned before it"
+            if mismatched > self.mismatched_after_errors:
+                text += ": the env or its reward changed since the rollout"
             lines.append(f"  recorded vs offline score: {text}")
         if self.skipped:
             lines.append(f"  skipped {self.skipped:,} invalid lines: {'; '.join(self.skipped_examples)}")

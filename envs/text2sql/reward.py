@@ -17,6 +17,7 @@ from agentgym.rewards.sql import (
     extract_sql,
     gold_orders,
     ngram_jaccard,
+    schema_items,
     schema_linking_score,
     syntax_reward,
 )
@@ -151,15 +152,20 @@ class TextToSQLReward:
             match = execution_match(pred_rows, gold_rows, ordered=ordered, rel_tol=self.rel_tol, abs_tol=self.abs_tol)
             raw["execution"] = 1.0 if match else 0.0
             raw["syntax"] = syntax_reward(error)
-            raw["schema"] = schema_linking_score(pred_sql, gold_sql, mode=self.schema_mode)
+            items = {sql: schema_items(sql) for sql in (pred_sql, gold_sql)}  # tokenized once, scored twice
+            recall, jaccard = (
+                schema_linking_score(pred_sql, gold_sql, mode=mode, extractor=items.__getitem__)
+                for mode in ("recall", "jaccard")
+            )
+            raw["schema"] = recall if self.schema_mode == "recall" else jaccard
             raw["ngram"] = ngram_jaccard(pred_sql, gold_sql)
             raw["format"] = sum(bool(step.tool_calls) for step in trajectory.steps) / len(trajectory.steps)
             details.update(
                 sql=pred_sql,
                 error=error,
                 ordered=ordered,
-                schema_recall=schema_linking_score(pred_sql, gold_sql, mode="recall"),
-                schema_jaccard=schema_linking_score(pred_sql, gold_sql, mode="jaccard"),
+                schema_recall=recall,
+                schema_jaccard=jaccard,
             )
         details["raw"] = raw
         return {name: self.weights[name] * value for name, value in raw.items()}

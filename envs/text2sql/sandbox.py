@@ -13,9 +13,14 @@ locked, so no query can loosen any of it.
 (DuckDB's own parser decides), more than one statement, and any statement that is not a
 ``SELECT`` (``WITH ... SELECT``, ``FROM t``, ``VALUES``, ``DESCRIBE`` and ``SHOW`` parse as
 ``SELECT`` in DuckDB; ``DROP``, ``INSERT``, ``COPY``, ``ATTACH``, ``PRAGMA``, ``SET``,
-``INSTALL``, ``LOAD``, ``EXPLAIN`` and the rest do not). A query that runs past ``timeout_s`` is
-interrupted (``connection.interrupt()``) by one watchdog thread per shared connection; results are
-cut at ``max_rows`` rows.
+``INSTALL``, ``LOAD``, ``EXPLAIN`` and the rest do not), text that is not valid Unicode (a lone
+surrogate, which DuckDB's parser cannot take), and calls of the functions that build one value
+whose size an argument sets (``repeat``, ``lpad``, ``rpad``, scalar ``range``/``generate_series``,
+``list_resize``/``array_resize``; ``printf``/``format`` widths) unless that size is a small constant:
+DuckDB builds such a value in one uninterruptible call outside its memory accounting
+(``SELECT length(repeat('x', 2000000000))`` ran 18 s and took 4 GB under a 2 s, 256 MB limit).
+A query that runs past ``timeout_s`` is interrupted (``connection.interrupt()``) by one watchdog
+thread per shared connection; results are cut at ``max_rows`` rows.
 
 Example::
 
@@ -45,6 +50,7 @@ import duckdb
 from agentgym.tools import did_you_mean
 
 __all__ = [
+    "MAX_BUILT_SIZE",
     "MAX_SQL_CHARS",
     "ReadOnlyDatabase",
     "Result",
@@ -59,6 +65,31 @@ MAX_SQL_CHARS = 100_000
 
 #: Longest error message shown to the agent, in characters.
 _MAX_ERROR_CHARS = 1_000
+
+#: Largest size (characters, list entries) a query may ask a value-building function for.
+MAX_BUILT_SIZE = 10_000
+
+#: Scalar functions whose arguments (0-based positions) set the size of the value they build; ``None``:
+#: every argument (``range(start, stop, step)``). The table functions of the same names stream rows
+#: and stay interruptible, so they are allowed.
+_SIZED_FUNCTIONS: dict[str, tuple[int, ...] | None] = {
+    "repeat": (1,),
+    "lpad": (1,),
+    "rpad": (1,),
+    "list_resize": (1,),
+    "array_resize": (1,),
+    "range": None,
+    "generate_series": None,
+}
+
+#: Functions whose first argument is a format string that may hold a field width.
+_FORMAT_FUNCTIONS = ("printf", "format")
+
+#: The names the text of a query must hold for :meth:`ReadOnlyDatabase._refuse_huge_values` to look closer.
+_BUILDER_NAMES = (*_SIZED_FUNCTIONS, *_FORMAT_FUNCTIONS)
+
+#: Five digits in a row in a ``printf`` or ``format`` string: maybe a field width of 10,000 or more.
+_WIDE_FIELD = re.compile(r"[0-9]{5}")
 
 
 class SandboxError(Exception):
@@ -533,6 +564,13 @@ database is read-only.
             )
         if not sql.strip():
             raise SandboxError("The SQL is empty. Send one SELECT query, e.g. SELECT * FROM some_table LIMIT 5.")
+        try:
+            sql.encode("utf-8")
+        except UnicodeEncodeError as error:  # a lone surrogate: DuckDB's parser raises TypeError on it
+            raise SandboxError(
+                f"The SQL holds a character that is not valid Unicode ({ascii(sql[error.start])} at position "
+                f"{error.start}). Send plain text."
+            ) from None
         self._live_shared()
         try:
             statements = self._cursor.extract_statements(sql)  # DuckDB's own parser
@@ -552,7 +590,36 @@ database is read-only.
                 "Only read queries are allowed: one SELECT (or WITH ... SELECT) statement. "
                 f"This is a {statement.type.name} statement, and the database is read-only."
             )
+        self._refuse_huge_values(sql)
         return statement
+
+    def _refuse_huge_values(self, sql: str) -> None:
+        """Refuse calls that would build one huge value (see the module's docstring), with ``self._lock`` held."""
+        lowered = sql.lower()
+        if not any(name in lowered for name in _BUILDER_NAMES):
+            return  # a function's name is in the text whenever it is called: no serialized tree needed
+        try:
+            tree = json.loads(self._cursor.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+        except (duckdb.Error, TypeError, ValueError):
+            return  # not a plain SELECT tree (e.g. DESCRIBE): nothing in it builds values
+        for name, arguments in _function_calls(tree):
+            sized = _SIZED_FUNCTIONS.get(name)
+            if name in _SIZED_FUNCTIONS:
+                positions = range(len(arguments)) if sized is None else sized
+                sizes = [_integer_constant(arguments[i]) if i < len(arguments) else 0 for i in positions]
+                if any(size is None or abs(size) > MAX_BUILT_SIZE for size in sizes):
+                    raise SandboxError(
+                        f"{name}() may only be called with constant sizes of at most {MAX_BUILT_SIZE:,} here: it "
+                        "builds one value that can exhaust the sandbox's memory. Use a smaller constant, or the "
+                        "table function (FROM range(n)) to make rows."
+                    )
+            elif name in _FORMAT_FUNCTIONS and arguments:
+                text = _string_constant(arguments[0])
+                if text is None or _WIDE_FIELD.search(text):
+                    raise SandboxError(
+                        f"{name}() needs a constant format string without five-digit numbers (field widths of 10,000 "
+                        "or more) here."
+                    )
 
     def _query(self, sql: str) -> Result:
         """Run the sandbox's own SQL (metadata queries) under the time limit; no row cap."""
@@ -624,6 +691,65 @@ database is read-only.
             cursor.close()
         plain = [_plain_row(row) for row in rows]
         return Result(columns=columns, rows=plain, row_count=len(plain), truncated=truncated)
+
+
+def _function_calls(node: Any) -> list[tuple[str, list[Any]]]:
+    """``(lowercased name, argument expressions)`` of every scalar function call in a serialized SQL tree.
+
+    A table function in ``FROM`` (``range(n)`` there streams rows) is skipped; its arguments are not.
+
+    Examples:
+        >>> tree = {"type": "TABLE_FUNCTION", "function": {"class": "FUNCTION", "function_name": "range",
+        ...         "arguments": [{"expression": {"class": "FUNCTION", "function_name": "REPEAT", "arguments": []}}]}}
+        >>> _function_calls(tree)
+        [('repeat', [])]
+    """
+    calls = []
+    stack = [(node, False)]
+    while stack:  # iterative: a deeply nested query must not exhaust Python's recursion limit
+        item, is_table_function = stack.pop()
+        if isinstance(item, list):
+            stack.extend((child, False) for child in item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        if item.get("class") == "FUNCTION" and not is_table_function:
+            arguments = [argument.get("expression") for argument in item.get("arguments") or ()]
+            calls.append((str(item.get("function_name", "")).lower(), arguments))
+        for key, child in item.items():
+            stack.append((child, key == "function" and item.get("type") == "TABLE_FUNCTION"))
+    return calls
+
+
+def _literal(expression: Any) -> dict[str, Any] | None:
+    if isinstance(expression, dict) and expression.get("class") == "CONSTANT":
+        literal = expression.get("literal")
+        return literal if isinstance(literal, dict) else None
+    return None
+
+
+def _integer_constant(expression: Any) -> int | None:
+    """The value of an integer literal expression, else ``None``.
+
+    Examples:
+        >>> _integer_constant({"class": "CONSTANT", "literal": {"kind": "INTEGER", "text": "-12"}})
+        -12
+        >>> _integer_constant({"class": "COLUMN_REF"}) is None
+        True
+    """
+    literal = _literal(expression)
+    text = literal.get("text") if literal is not None else None
+    digits = text.lstrip("+-") if isinstance(text, str) else ""
+    if not digits or len(digits) > 20 or not digits.isascii() or not digits.isdigit():
+        return None
+    return int(text)
+
+
+def _string_constant(expression: Any) -> str | None:
+    literal = _literal(expression)
+    if literal is None or literal.get("kind") != "STRING" or not isinstance(literal.get("text"), str):
+        return None
+    return literal["text"]
 
 
 def _agent_message(error: BaseException) -> str:

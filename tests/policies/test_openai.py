@@ -195,6 +195,15 @@ def test_request_body_headers_and_seeds(monkeypatch):
     assert "Authorization" not in server.requests[-1]["headers"]  # api_key="" sends none
 
 
+def test_a_lone_surrogate_in_the_conversation_is_sent_escaped_not_a_failed_batch():
+    # Issue 12, item 1's class: a model's output can hold "\ud800" (a JSON escape); the next request
+    # carries it back. Encoding it as UTF-8 raised, and the policy failed every conversation of the batch.
+    with ScriptedServer(lambda body, i: chat_reply("ok")) as server:
+        completions = OpenAIPolicy("m", base_url=server.base_url)([ask("bad \ud800 text"), ask("fine")], [[], []])
+    assert [c.text for c in completions] == ["ok", "ok"]
+    assert server.requests[0]["body"]["messages"][-1]["content"] in ("bad \ud800 text", "bad \ufffd text")
+
+
 def test_loopback_servers_bypass_proxies(monkeypatch):
     with refusing_port() as port:
         for name in ("HTTP_PROXY", "http_proxy"):

@@ -165,6 +165,35 @@ def test_the_episode_time_limit_ends_a_hung_step_and_the_slot_goes_on():
     assert sorted(map(str, (t.error for t in episodes))) == ["None", timed_out, timed_out]
 
 
+def test_the_time_limit_ends_only_the_episode_that_used_the_time():
+    # Issue 12, item 6: with envs stepped one after another, the seven episodes queued behind one
+    # slow step were killed too (a zero timeout), although none of them had used any time.
+    calls = []
+
+    def policy(conversations, tools):
+        calls.append(len(conversations))
+        slow = ["sleep:1.5"] if len(calls) == 1 else []
+        countries = slow + ["Peru"] * (len(conversations) - len(slow))
+        return [Completion(format_call(ToolCall("lookup", {"country": c}), "hermes")) for c in countries]
+
+    with Runner("toy/Slow-v0", policy, num_envs=8, env_threads=1, episode_time_limit_s=1.0, max_turns=2) as runner:
+        episodes = list(runner.episodes(runner.plan(n=8)))
+    errors = [t.error for t in episodes if t.error is not None]
+    assert errors == ["episode time limit of 1 s exceeded (during a step)"]
+    assert sum(len(t.steps) == 2 for t in episodes) == 7  # the others played both turns
+
+
+def test_a_step_is_timed_from_its_own_start_not_from_the_batch():
+    # Each step takes 0.4 s of its own; stepped one after another, the last of five starts 1.6 s
+    # after the batch, past the 1 s limit, yet each episode used only 0.4 s.
+    def policy(conversations, tools):
+        return [Completion(format_call(ToolCall("lookup", {"country": "sleep:0.4"}), "hermes"))] * len(conversations)
+
+    with Runner("toy/Slow-v0", policy, num_envs=5, env_threads=1, episode_time_limit_s=1.0, max_turns=1) as runner:
+        episodes = list(runner.episodes(runner.plan(n=5)))
+    assert [t.error for t in episodes] == [None] * 5
+
+
 def test_an_env_that_asks_for_a_process_runs_in_one_and_a_hung_one_is_killed():
     with Runner("toy/ProcessCapitals-v0", OraclePolicy(), num_envs=2, imports=["toy_envs"]) as runner:
         episodes = list(runner.episodes(runner.plan(n=4)))

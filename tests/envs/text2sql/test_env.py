@@ -176,6 +176,7 @@ def test_a_huge_result_is_cut_and_says_so(env):
         (call("execute", sql=1), "argument 'sql' must be a string"),
         (call("execute"), "missing required argument 'sql'"),
         (call("submit", sql="  "), "The SQL is empty"),
+        (call("execute", sql="SELECT length(repeat('x', 2000000000))"), "repeat() may only be called"),
     ],
 )
 def test_bad_and_hostile_tool_inputs_get_clear_errors_and_the_episode_goes_on(env, action, expected):
@@ -187,6 +188,22 @@ def test_bad_and_hostile_tool_inputs_get_clear_errors_and_the_episode_goes_on(en
     obs, *_, info = env.step(call("execute", sql="SELECT count(*) FROM Artist"))
     assert "| 275 |" in obs and not info["invalid_action"]
     assert env.db.execute("SELECT count(*), sum(hash(t)) FROM Track t").rows == before
+
+
+SURROGATE_EXECUTE = '<tool_call>{"name": "execute", "arguments": {"sql": "SELECT \'\\ud800\'"}}</tool_call>'
+SURROGATE_SUBMIT = '<tool_call>{"name": "submit", "arguments": {"sql": "SELECT \'\\ud800\'"}}</tool_call>'
+
+
+def test_a_lone_surrogate_from_a_json_escape_is_an_error_observation_and_the_trajectory_stays_whole(env):
+    assert SURROGATE_EXECUTE.isascii()  # plain ASCII reaches DuckDB as "SELECT '\ud800'"
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(SURROGATE_EXECUTE)
+    assert "not valid Unicode" in obs and info["invalid_action"] and not terminated
+    obs, reward, terminated, truncated, info = env.step(SURROGATE_SUBMIT)
+    assert "not valid Unicode" in obs and terminated
+    assistant = [m for m in env.trajectory.messages if m["role"] == "assistant"]
+    assert len(assistant) == len(env.trajectory.steps) == 2
+    assert "not valid Unicode" in env.trajectory.steps[-1].info["error"]
 
 
 def test_a_query_that_would_run_for_hours_is_stopped_at_the_time_limit():

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -338,3 +341,72 @@ def test_the_sandbox_coexists_with_other_connections_to_the_file(db_path):
 def test_a_missing_file_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no database file"):
         ReadOnlyDatabase(tmp_path / "nope.duckdb")
+
+
+# ---- hostile values (issue 12, items 1 and 2) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("sql", ["SELECT '\ud800'", "SELECT name FROM artist WHERE name = '\udfff x'"])
+def test_a_lone_surrogate_is_refused_not_a_type_error(db, sql):
+    with pytest.raises(SandboxError, match="not valid Unicode"):
+        db.execute(sql)
+    with pytest.raises(SandboxError, match="not valid Unicode"):
+        db.check(sql)
+
+
+HUGE_VALUES = [
+    "SELECT length(repeat('x', 2000000000))",
+    "SELECT length('x'.repeat(2000000000))",
+    "SELECT length(lpad('x', 300000000, 'y'))",
+    "SELECT length(rpad(label, 300000000, 'y')) FROM numbers",
+    "SELECT len(range(300000000))",
+    "SELECT len(generate_series(1, 300000000))",
+    "SELECT count(*) FROM (SELECT unnest(range(n * 1000000)) FROM numbers)",
+    "SELECT len(list_resize([1], 300000000))",
+    "SELECT length(printf('%300000000d', 1))",
+    "SELECT length(format('{:>300000000}', 'x'))",
+    "SELECT repeat('x', n) FROM numbers",
+]
+
+
+def test_values_too_big_to_interrupt_are_refused_within_the_time_and_memory_limits(db_path, tmp_path):
+    # A fresh process, so its peak RSS is this test's: before the fix these ran 3-100 s each and
+    # peaked at 4-14 GB against the 2 s, 256 MB limits.
+    script = tmp_path / "huge.py"
+    script.write_text(
+        "import json, resource, sys, time\n"
+        "from agentgym.envs.text2sql.sandbox import ReadOnlyDatabase, SandboxError\n"
+        "out = []\n"
+        "with ReadOnlyDatabase(sys.argv[1]) as db:\n"
+        "    for sql in json.loads(sys.argv[2]):\n"
+        "        started = time.perf_counter()\n"
+        "        try:\n"
+        "            db.execute(sql)\n"
+        "            error = None\n"
+        "        except SandboxError as caught:\n"
+        "            error = str(caught)\n"
+        "        out.append((sql, error, time.perf_counter() - started))\n"
+        "print(json.dumps({'runs': out, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(db_path), json.dumps(HUGE_VALUES)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    report = json.loads(done.stdout)
+    for sql, error, seconds in report["runs"]:
+        assert error is not None, sql
+        assert seconds < 2.5, (sql, seconds)
+    assert report["peak_mb"] < 600, report["peak_mb"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT lpad(CAST(n AS VARCHAR), 5, '0'), rpad(label, 8, '.'), repeat('-', 3) FROM numbers LIMIT 1",
+        "SELECT range(1, 10, 2), generate_series(3), list_resize([1, 2], 4), printf('%05d', 7), format('{:>4}', 1)",
+        "SELECT count(*) FROM range(100000) t(r)",
+        "SELECT count(*) FROM generate_series(1, 5000000)",
+    ],
+)
+def test_small_constant_sizes_and_table_functions_still_run(db, sql):
+    assert db.execute(sql).rows
