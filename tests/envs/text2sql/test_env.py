@@ -31,23 +31,6 @@ class TestTextToSQLConforms(EnvConformance):
     def make_env(self):
         return gym.make("agentgym/TextToSQL-v0")
 
-    @pytest.mark.xfail(
-        strict=False,
-        reason="fixed on branch hostile: execute/submit of SQL holding a lone surrogate (plain ASCII through a JSON "
-        "escape) raise TypeError from DuckDB's statement parser out of step (issue 12 item 1)",
-    )
-    def test_hostile_invalid_unicode(self):
-        super().test_hostile_invalid_unicode()
-
-    @pytest.mark.xfail(
-        strict=False,
-        run=False,  # each hanging step costs the 11 s it takes to interrupt it
-        reason="fixed on branch hostile: submit/<answer> with 150,000 '[' or blank lines after ```sql hang in "
-        "rewards/sql.py extract_sql's fenced-block regex and the SQL tokenizer (issue 12 item 3)",
-    )
-    def test_hostile_long_runs(self):
-        super().test_hostile_long_runs()
-
 
 @pytest.fixture(scope="module")
 def env():
