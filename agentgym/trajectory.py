@@ -476,6 +476,7 @@ def read_jsonl(
     skip_invalid: bool = False,
     errors: list[Any] | None = None,
     error: type[JSONLError] = JSONLError,
+    located: bool = False,
 ) -> Iterator[Any]:
     r"""Stream the decoded lines of one or more JSONL files, in order: agentgym's one JSONL reader.
 
@@ -491,9 +492,11 @@ def read_jsonl(
         errors: With ``skip_invalid``, a list that collects the error of every skipped line.
         error: The class of the errors raised for lines that are not JSON (a subclass of
             :class:`JSONLError`, e.g. :class:`TrajectoryError`).
+        located: Yield ``(path, line number, value)`` tuples, for callers whose own checks of a
+            value report ``path:line: reason`` too.
 
     Yields:
-        Each line's value (``parse(value)`` when ``parse`` is given).
+        Each line's value (``parse(value)`` when ``parse`` is given), or its located tuple.
 
     Raises:
         JSONLError: ``error`` or what ``parse`` raised, with ``path`` and ``line`` set, unless
@@ -517,10 +520,10 @@ def read_jsonl(
         name = os.fspath(path)
         if name == "-":
             stream = getattr(sys.stdin, "buffer", sys.stdin)
-            yield from _read_stream(stream, "<stdin>", parse, skip_invalid, errors, error)
+            yield from _read_stream(stream, "<stdin>", parse, skip_invalid, errors, error, located)
         else:
             with open(name, "rb") as stream:
-                yield from _read_stream(stream, name, parse, skip_invalid, errors, error)
+                yield from _read_stream(stream, name, parse, skip_invalid, errors, error, located)
 
 
 def _read_stream(
@@ -530,6 +533,7 @@ def _read_stream(
     skip_invalid: bool,
     errors: list[Any] | None,
     error: type[JSONLError],
+    located: bool,
 ) -> Iterator[Any]:
     for number, raw in enumerate(stream, 1):
         if isinstance(raw, str):  # a text stream standing in for stdin
@@ -550,7 +554,7 @@ def _read_stream(
             if errors is not None:
                 errors.append(located)
             continue
-        yield value
+        yield (name, number, value) if located else value
 
 
 def decode_line(raw: bytes | str, *, first: bool = False) -> Any:
