@@ -607,7 +607,8 @@ def _json_error(error: Exception, text: str = "") -> str:
     # message does not say where, so find the first long run of digits.
     match = _LONG_DIGITS.search(text) if text else None
     column = f" (column {match.start() + 1})" if match else ""
-    return f"invalid JSON: an integer of more than {sys.get_int_max_str_digits()} digits{column}"
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()  # Python 3.10.7+
+    return f"invalid JSON: an integer of more than {limit} digits{column}"
 
 
 _LONG_DIGITS = re.compile(r"[0-9]{1000}")  # a fixed count: linear, no backtracking
