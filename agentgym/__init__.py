@@ -85,5 +85,6 @@ def env_class(env_id: str) -> type:
     entry_point = gymnasium.spec(env_id).entry_point
     if not isinstance(entry_point, str):
         return entry_point
-    module_name, _, attr = entry_point.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    from agentgym.loading import load_object
+
+    return load_object(entry_point)
