@@ -10,12 +10,18 @@ documents every field.
 most the episode being written. :func:`read_trajectories` streams files line by line and reports
 the file and line of any malformed record.
 
-Values JSON cannot hold:
+This module also owns agentgym's one JSONL reader (:func:`read_jsonl`, :func:`decode_line`: every
+error reads ``path:line: reason``) and its one JSON encoder (:func:`dumps`, :func:`json_data`), used
+for trajectories, ``agentgym score`` rows and summaries, and the DeepSearch corpus and task files.
+
+Values JSON cannot hold (in every record :func:`dumps` writes):
 
 - NaN and the infinities are written as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
   Number fields (rewards, reward components, timings, logprobs) read them back as the same floats;
   in free-form data (``env_kwargs``, ``messages``, ``policy``, ``info``, tool calls, a dict action)
   they stay strings.
+- An integer too long for JSON readers (over ~3,900 digits; Python refuses to read more than 4,300)
+  is written as its hexadecimal string, e.g. ``"0x1f..."``.
 - Any other value that is not JSON data (an object in ``env_kwargs`` or ``info``, a set, bytes) is
   written as its ``repr()`` string; tuples become lists. Such fields do not round-trip exactly.
 - A field of the record itself that has the wrong type (``reward="abc"``) is refused when the record
