@@ -554,11 +554,11 @@ def _read_stream(
             if parse is not None:
                 value = parse(value)
         except JSONLError as problem:
-            located = type(problem)(problem.reason, name, number)
+            at_line = type(problem)(problem.reason, name, number)
             if not skip_invalid:
-                raise located from None
+                raise at_line from None
             if errors is not None:
-                errors.append(located)
+                errors.append(at_line)
             continue
         yield (name, number, value) if located else value
 
