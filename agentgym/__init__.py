@@ -86,8 +86,9 @@ def env_class(env_id: str) -> type:
     entry_point = gymnasium.spec(env_id).entry_point
     if not isinstance(entry_point, str):
         return entry_point
-    module_name, _, attr = entry_point.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    from agentgym.loading import load_object
+
+    return load_object(entry_point)
 
 
 def env_id_hint(env_id: str) -> str:
@@ -105,7 +106,7 @@ def env_id_hint(env_id: str) -> str:
         >>> env_id_hint("agentgym/DeepSerch-v0")
         " Did you mean 'agentgym/DeepSearch-v0'?"
     """
-    from agentgym.tools import did_you_mean
+    from agentgym.suggest import did_you_mean
 
     namespace = str(env_id).rpartition("/")[0]
     same_namespace = [known for known in gymnasium.registry if known.rpartition("/")[0] == namespace]

@@ -10,12 +10,18 @@ documents every field.
 most the episode being written. :func:`read_trajectories` streams files line by line and reports
 the file and line of any malformed record.
 
-Values JSON cannot hold:
+This module also owns agentgym's one JSONL reader (:func:`read_jsonl`, :func:`decode_line`: every
+error reads ``path:line: reason``) and its one JSON encoder (:func:`dumps`, :func:`json_data`), used
+for trajectories, ``agentgym score`` rows and summaries, and the DeepSearch corpus and task files.
+
+Values JSON cannot hold (in every record :func:`dumps` writes):
 
 - NaN and the infinities are written as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
   Number fields (rewards, reward components, timings, logprobs) read them back as the same floats;
   in free-form data (``env_kwargs``, ``messages``, ``policy``, ``info``, tool calls, a dict action)
   they stay strings.
+- An integer too long for JSON readers (over ~3,900 digits; Python refuses to read more than 4,300)
+  is written as its hexadecimal string, e.g. ``"0x1f..."``.
 - Any other value that is not JSON data (an object in ``env_kwargs`` or ``info``, a set, bytes) is
   written as its ``repr()`` string; tuples become lists. Such fields do not round-trip exactly.
 - A field of the record itself that has the wrong type (``reward="abc"``) is refused when the record
@@ -28,6 +34,7 @@ import json
 import math
 import numbers
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,8 +50,13 @@ __all__ = [
     "Rewards",
     "Step",
     "Trajectory",
+    "JSONLError",
     "TrajectoryError",
     "TrajectoryWriter",
+    "decode_line",
+    "dumps",
+    "json_data",
+    "read_jsonl",
     "read_trajectories",
     "schema",
     "write_trajectories",
@@ -56,8 +68,36 @@ SCHEMA_VERSION = "agentgym.trajectory/1"
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-class TrajectoryError(ValueError):
-    """A malformed trajectory record.
+class JSONLError(ValueError):
+    """A malformed line of a JSONL file (or a malformed JSON value), located as ``path:line: reason``.
+
+    Every JSONL reader of agentgym (:func:`read_jsonl`, and so trajectories, scoring, the report and
+    the DeepSearch corpus and task files) reports its errors with this one phrasing.
+
+    Attributes:
+        reason: What is wrong, e.g. ``"invalid JSON: Expecting value (column 1)"``.
+        path: The file the line was read from, or ``None``.
+        line: The 1-based line number in that file, or ``None``.
+
+    Examples:
+        >>> str(JSONLError("invalid JSON: Expecting value (column 1)", "qa.jsonl", 3))
+        'qa.jsonl:3: invalid JSON: Expecting value (column 1)'
+    """
+
+    def __init__(self, reason: str, path: str | None = None, line: int | None = None) -> None:
+        # Every argument goes to ValueError too, so the error survives pickling (process pools).
+        super().__init__(reason, path, line)
+        self.reason = reason
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        location = ":".join(str(part) for part in (self.path, self.line) if part is not None)
+        return f"{location}: {self.reason}" if location else self.reason
+
+
+class TrajectoryError(JSONLError):
+    """A malformed trajectory record (a :class:`JSONLError` of a trajectory file).
 
     Attributes:
         reason: What is wrong, naming the field path, e.g.
@@ -71,17 +111,6 @@ class TrajectoryError(ValueError):
         >>> str(TrajectoryError("missing required field 'task_id'"))
         "missing required field 'task_id'"
     """
-
-    def __init__(self, reason: str, path: str | None = None, line: int | None = None) -> None:
-        # Every argument goes to ValueError too, so the error survives pickling (process pools).
-        super().__init__(reason, path, line)
-        self.reason = reason
-        self.path = path
-        self.line = line
-
-    def __str__(self) -> str:
-        location = ":".join(str(part) for part in (self.path, self.line) if part is not None)
-        return f"{location}: {self.reason}" if location else self.reason
 
 
 def _utc_now() -> str:
@@ -319,8 +348,8 @@ class Trajectory:
         """
         try:
             data = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise TrajectoryError(_json_error(error)) from None
+        except (ValueError, RecursionError) as error:  # a huge integer raises a plain ValueError
+            raise TrajectoryError(_json_error(error, line)) from None
         return cls.from_dict(data, copy=False)
 
 
@@ -493,88 +522,230 @@ def read_trajectories(
         >>> [t.task_id for t in found], problems[0].line, problems[0].reason
         (['t1'], 2, 'invalid JSON: Expecting value (column 1)')
     """
+    yield from read_jsonl(paths, parse=_parse_record, skip_invalid=skip_invalid, errors=errors, error=TrajectoryError)
+
+
+def _parse_record(data: Any) -> Trajectory:
+    return Trajectory.from_dict(data, copy=False)  # fresh from json.loads: nobody else holds it
+
+
+# ---- the one JSONL reader and the one JSON encoder ----------------------------------------------
+
+
+def read_jsonl(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    parse: Callable[[Any], Any] | None = None,
+    skip_invalid: bool = False,
+    errors: list[Any] | None = None,
+    error: type[JSONLError] = JSONLError,
+    located: bool = False,
+) -> Iterator[Any]:
+    r"""Stream the decoded lines of one or more JSONL files, in order: agentgym's one JSONL reader.
+
+    Files are read one line at a time, so memory does not grow with the file. Blank lines are
+    skipped, a UTF-8 byte-order mark may start a file, ``"-"`` reads standard input. Every problem
+    is reported as ``path:line: reason`` (see :func:`decode_line`).
+
+    Args:
+        paths: A file, or several.
+        parse: Turns each decoded value into what is yielded; it raises a :class:`JSONLError` (or a
+            subclass) without location for a malformed record, and the reader adds the location.
+        skip_invalid: Go on past malformed lines instead of raising.
+        errors: With ``skip_invalid``, a list that collects the error of every skipped line.
+        error: The class of the errors raised for lines that are not JSON (a subclass of
+            :class:`JSONLError`, e.g. :class:`TrajectoryError`).
+        located: Yield ``(path, line number, value)`` tuples, for callers whose own checks of a
+            value report ``path:line: reason`` too.
+
+    Yields:
+        Each line's value (``parse(value)`` when ``parse`` is given), or its located tuple.
+
+    Raises:
+        JSONLError: ``error`` or what ``parse`` raised, with ``path`` and ``line`` set, unless
+            ``skip_invalid``. Values before it have been yielded already.
+        FileNotFoundError: If a file does not exist.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     with open(f"{tmp}/a.jsonl", "w") as f:
+        ...         _ = f.write('{"q": 1}\n\n[2]\n{"q": 12' + "3" * 5000 + "}\n")
+        ...     problems = []
+        ...     values = list(read_jsonl(f"{tmp}/a.jsonl", skip_invalid=True, errors=problems))
+        ...     where = str(problems[0]).replace(tmp, "")
+        >>> values, where
+        ([{'q': 1}, [2]], '/a.jsonl:4: invalid JSON: an integer of more than 4300 digits (column 7)')
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     for path in paths:
         name = os.fspath(path)
         if name == "-":
             stream = getattr(sys.stdin, "buffer", sys.stdin)
-            yield from _read_lines(stream, "<stdin>", skip_invalid, errors)
+            yield from _read_stream(stream, "<stdin>", parse, skip_invalid, errors, error, located)
         else:
             with open(name, "rb") as stream:
-                yield from _read_lines(stream, name, skip_invalid, errors)
+                yield from _read_stream(stream, name, parse, skip_invalid, errors, error, located)
 
 
-def _read_lines(
+def _read_stream(
     stream: BinaryIO | Iterable[str],
     name: str,
+    parse: Callable[[Any], Any] | None,
     skip_invalid: bool,
-    errors: list[TrajectoryError] | None,
-) -> Iterator[Trajectory]:
+    errors: list[Any] | None,
+    error: type[JSONLError],
+    located: bool,
+) -> Iterator[Any]:
     for number, raw in enumerate(stream, 1):
         if isinstance(raw, str):  # a text stream standing in for stdin
             raw = raw.encode("utf-8", "surrogateescape")
         if not raw.strip():
             continue
         try:
-            trajectory = _parse_line(raw, first=number == 1)
-        except TrajectoryError as error:
-            located = TrajectoryError(error.reason, name, number)
+            try:
+                value = decode_line(raw, first=number == 1)
+            except JSONLError as problem:
+                raise error(problem.reason) from None
+            if parse is not None:
+                value = parse(value)
+        except JSONLError as problem:
+            at_line = type(problem)(problem.reason, name, number)
             if not skip_invalid:
-                raise located from None
+                raise at_line from None
             if errors is not None:
-                errors.append(located)
+                errors.append(at_line)
             continue
-        yield trajectory
+        yield (name, number, value) if located else value
 
 
-def _parse_line(raw: bytes, first: bool) -> Trajectory:
+def decode_line(raw: bytes | str, *, first: bool = False) -> Any:
+    r"""Decode one JSONL line (the decoder counterpart of :func:`dumps`).
+
+    Args:
+        raw: The line, as read from a file in binary mode (or text); its newline may be there.
+        first: Whether it is a file's first line, where a UTF-8 byte-order mark is allowed.
+
+    Returns:
+        The JSON value. ``"NaN"``/``"Infinity"`` strings stay strings (number fields read them back,
+        see :meth:`Trajectory.from_dict`).
+
+    Raises:
+        JSONLError: Without location, for bad UTF-8, bad JSON, a cut-off line (a line with no
+            newline at its end says so), nesting too deep, or an integer longer than Python converts
+            (4,300 digits).
+
+    Examples:
+        >>> decode_line(b'{"a": [1, "NaN"]}\n')
+        {'a': [1, 'NaN']}
+        >>> decode_line(b'{"a": ')
+        Traceback (most recent call last):
+        ...
+        agentgym.trajectory.JSONLError: invalid JSON: Expecting value (column 7) (the line is cut short: ...)
+    """
+    text = ""
     try:
-        # A byte-order mark can only start a file (editors on Windows add one).
-        data = json.loads(raw.decode("utf-8-sig" if first else "utf-8"))
-    except (ValueError, RecursionError) as error:  # ValueError: bad UTF-8 or JSON, an integer too long for str()
-        reason = _json_error(error)
-        if not raw.endswith(b"\n"):
-            reason += " (the line is cut short: was its writer interrupted?)"
-        raise TrajectoryError(reason) from None
-    return Trajectory.from_dict(data, copy=False)
+        if isinstance(raw, bytes):
+            text = raw.decode("utf-8-sig" if first else "utf-8")
+        else:
+            text = raw[1:] if first and raw.startswith("\ufeff") else raw
+        return json.loads(text)
+    except (ValueError, RecursionError) as problem:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reason = _json_error(problem, text)
+    if not raw.endswith(b"\n" if isinstance(raw, bytes) else "\n"):
+        reason += " (the line is cut short: was its writer interrupted?)"
+    raise JSONLError(reason)
 
 
-def _json_error(error: Exception) -> str:
+def _json_error(error: Exception, text: str = "") -> str:
     if isinstance(error, UnicodeDecodeError):
         return f"not valid UTF-8 (byte {error.start})"
     if isinstance(error, json.JSONDecodeError):
         # The position within the record: error.colno would count from the newline that ends it.
         return f"invalid JSON: {error.msg} (column {error.pos + 1})"
-    if isinstance(error, ValueError):
-        return f"invalid JSON: {error}"
-    return "invalid JSON: nested too deeply"
+    if isinstance(error, RecursionError):
+        return "invalid JSON: nested too deeply"
+    # json.loads raises a plain ValueError for an integer over sys.get_int_max_str_digits(); its
+    # message does not say where, so find the first long run of digits.
+    match = _LONG_DIGITS.search(text) if text else None
+    column = f" (column {match.start() + 1})" if match else ""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()  # Python 3.10.7+
+    return f"invalid JSON: an integer of more than {limit} digits{column}"
 
 
-# ---- serialising --------------------------------------------------------------------------------
+_LONG_DIGITS = re.compile(r"[0-9]{1000}")  # a fixed count: linear, no backtracking
 
 
-def _encode_line(trajectory: Trajectory) -> bytes:
-    record = trajectory.to_dict()
-    try:
-        return (_dumps(record) + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates (text decoded with errors="surrogateescape") have no UTF-8 form; as
-        # \u escapes they are valid JSON and read back unchanged.
-        return (_dumps(record, ensure_ascii=True) + "\n").encode("ascii")
+def json_data(value: Any) -> Any:
+    """Return ``value`` as JSON data, the way every agentgym record is written.
+
+    NaN and the infinities become ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; tuples become
+    lists; numpy numbers become Python numbers; an integer too long for JSON readers (over 4,000
+    digits) becomes its hexadecimal string; any other object becomes its ``repr()``, and so does
+    a container inside itself.
+
+    Examples:
+        >>> json_data({"x": float("inf"), "y": (1, float("nan")), "z": {1, 2}})
+        {'x': 'Infinity', 'y': [1, 'NaN'], 'z': '{1, 2}'}
+    """
+    return _jsonable(value, set())
 
 
-def _dumps(record: dict[str, Any], ensure_ascii: bool = False) -> str:
-    text = json.dumps(record, ensure_ascii=ensure_ascii, separators=(",", ":"), allow_nan=False)
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    r"""Encode ``value`` as JSON text: agentgym's one JSON encoder (trajectories, scores, summaries).
+
+    The value goes through :func:`json_data` first. Non-ASCII text is kept as is, except what
+    would break a line-oriented reader or a UTF-8 writer: lone surrogates (text decoded with
+    ``errors="surrogateescape"``) are written as ``\udXXX`` escapes, U+2028, U+2029 and U+0085 as
+    ``\uXXXX`` escapes. The text always encodes to UTF-8, and :func:`decode_line` reads back the
+    same strings.
+
+    Args:
+        value: What to encode.
+        indent: ``None`` for one compact line, else the indent of a pretty-printed document.
+
+    Returns:
+        The JSON text (no newline at the end).
+
+    Examples:
+        >>> dumps({"score": float("-inf"), "text": "é"})
+        '{"score":"-Infinity","text":"é"}'
+        >>> dumps({"score": float("nan"), "text": "é\ud800"})
+        '{"score":"NaN","text":"\\u00e9\\ud800"}'
+        >>> decode_line(dumps({"text": "\ud800"}).encode())
+        {'text': '\ud800'}
+    """
+    return _dumps(_jsonable(value, set()), indent=indent)
+
+
+def _dumps(record: Any, ensure_ascii: bool = False, indent: int | None = None) -> str:
+    """JSON text of JSON data (see :func:`dumps`)."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(record, ensure_ascii=ensure_ascii, separators=separators, allow_nan=False, indent=indent)
+    if not ensure_ascii:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates have no UTF-8 form; as \u escapes they are valid JSON and read back
+            # unchanged.
+            return _dumps(record, ensure_ascii=True, indent=indent)
     # These can only occur inside JSON strings, where the escape means the same; left raw,
     # str.splitlines() and JavaScript would break the record in two.
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
 
 
+def _encode_line(trajectory: Trajectory) -> bytes:
+    return (_dumps(trajectory.to_dict()) + "\n").encode("utf-8")
+
+
 def _jsonable(value: Any, active: set[int]) -> Any:
     """Return ``value`` as JSON data (see the module docstring); ``active`` breaks cycles."""
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return value
+    if isinstance(value, int):
+        # Past ~4,300 digits json.dumps (and every Python reader) refuses the number: keep it as text.
+        return value if value.bit_length() <= _MAX_INT_BITS else hex(value)
     if isinstance(value, float):
         if math.isfinite(value):
             return value
@@ -599,6 +770,9 @@ def _jsonable(value: Any, active: set[int]) -> Any:
         return {f.name: _jsonable(getattr(value, f.name), active) for f in fields(value)}
     finally:
         active.discard(id(value))
+
+
+_MAX_INT_BITS = 13_000  # 3,913 decimal digits, under sys.get_int_max_str_digits()'s default of 4,300
 
 
 def _safe_repr(value: Any) -> str:

@@ -97,7 +97,7 @@ def gpu_rows(rows: list) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from agentgym.rewards.scorer import load_tokenizer, smollm2_path
+    from agentgym.models import load_tokenizer, smollm2_path
 
     # Qwen2.5-0.5B's shape, randomly initialised (no download), with the SmolLM2 tokenizer's vocabulary.
     tokenizer = load_tokenizer(*smollm2_path())

@@ -29,7 +29,7 @@ from typing import Any
 
 from agentgym.core import Task
 from agentgym.rewards.base import Reward, RewardResult, score_batch
-from agentgym.tools import did_you_mean
+from agentgym.suggest import did_you_mean
 from agentgym.trajectory import Trajectory
 
 __all__ = [

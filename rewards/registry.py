@@ -29,7 +29,7 @@ from typing import Any
 
 from agentgym.rewards.base import Judge, Reward, RewardResult
 from agentgym.rewards.compose import SpecError, WeightedSum, parse_spec, parse_terms
-from agentgym.tools import did_you_mean
+from agentgym.suggest import did_you_mean
 
 __all__ = [
     "DEFAULT_DESCRIPTION",

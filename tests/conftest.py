@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _smollm2() -> tuple[str, str]:
-    from agentgym.rewards.scorer import smollm2_path
+    from agentgym.models import smollm2_path
 
     try:
         return smollm2_path()
@@ -54,7 +54,7 @@ def smollm2_gguf() -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def smollm2_tokenizer(smollm2_gguf):
     """The real SmolLM2 tokenizer (ChatML template, ``<|im_end|>`` ends a turn)."""
-    from agentgym.rewards.scorer import load_tokenizer
+    from agentgym.models import load_tokenizer
 
     return load_tokenizer(*smollm2_gguf)
 

@@ -509,3 +509,48 @@ def test_a_mismatch_of_an_episode_that_ended_with_an_error_says_so(tmp_path, cap
     out = capsys.readouterr().out
     assert "the episode ended with an error: env step failed: RuntimeError: the env broke" in out
     assert "1 of them ended with an error" in out and "the env or its reward changed" not in out
+
+
+def test_non_finite_scores_are_written_as_trajectories_write_them(tmp_path):
+    """Regression (issue 11, defect 3): `score -o` wrote "inf"/"nan", trajectory files "Infinity"/"NaN"."""
+    write_trajectories(tmp_path / "a.jsonl", [capitals("capital-peru", "Lima"), capitals("capital-chile", "Lima")])
+    (tmp_path / "odd_rewards.py").write_text(
+        "def reward(trajectory, task):\n"
+        "    return float('inf') if task.id == 'capital-peru' else float('nan')\n"
+    )
+    scored = tmp_path / "scored.jsonl"
+    assert score_cli(str(tmp_path / "a.jsonl"), "--reward", str(tmp_path / "odd_rewards.py"), "-o", str(scored)) == 0
+    rows = [json.loads(line) for line in scored.read_text().splitlines()]
+    assert [row["score"] for row in rows] == ["Infinity", "NaN"]
+    recorded = Trajectory("e", "t")
+    recorded.rewards.total = float("inf")
+    assert json.loads(recorded.to_json())["rewards"]["total"] == rows[0]["score"]
+
+
+def test_a_huge_integer_is_a_located_error_not_a_traceback(tmp_path):
+    """Regression (issue 12, item 8): an integer over 4,300 digits raised a bare ValueError out of scoring."""
+    path = tmp_path / "a.jsonl"
+    write_trajectories(path, [capitals("capital-peru", "Lima")])
+    with open(path, "a") as f:
+        f.write(json.dumps(capitals("capital-peru", "Lima").to_dict()).replace('"seed": null', '"seed": ' + "9" * 5000))
+        f.write("\n")
+    with Scorer("em") as scorer:
+        items = list(score_files(path, scorer))
+    assert isinstance(items[0], Scored)
+    assert isinstance(items[1], TrajectoryError) and (items[1].path, items[1].line) == (str(path), 2)
+    assert "an integer of more than 4300 digits" in items[1].reason
+
+
+def test_score_hands_the_trajectory_itself_to_the_reward():
+    """Scorer.score no longer round-trips through to_dict/from_dict (a copy, with non-JSON values as repr)."""
+    seen = []
+    trajectory = capitals("capital-peru", "Lima")
+    trajectory.steps[0].info["object"] = marker = object()
+
+    def reward(got, task):
+        seen.append(got)
+        return 1.0
+
+    with Scorer(reward) as scorer:
+        assert scorer.score(trajectory).score == 1.0
+    assert seen[0] is trajectory and seen[0].steps[0].info["object"] is marker

@@ -20,6 +20,7 @@ import pytest
 import agentgym  # noqa: F401  (registers agentgym/DeepSearch-v0)
 from agentgym.trajectory import (
     SCHEMA_VERSION,
+    JSONLError,
     Rewards,
     Step,
     Trajectory,
@@ -27,6 +28,9 @@ from agentgym.trajectory import (
     TrajectoryWriter,
     _fast_trajectory,
     _parse_trajectory,
+    decode_line,
+    dumps,
+    read_jsonl,
     read_trajectories,
     schema,
     write_trajectories,
@@ -692,3 +696,37 @@ def test_the_fast_path_accepts_exactly_what_the_full_checks_accept():
                 assert fast is None or repr(fast) == repr(slow), (where, key, value)
                 accepted += 1
     assert accepted > 20
+
+
+# ---- the one encoder and the one reader -----------------------------------------------------------
+
+
+def test_dumps_spells_non_finite_numbers_as_trajectories_do_and_escapes_lone_surrogates(tmp_path):
+    value = {"score": float("inf"), "low": float("-inf"), "nan": float("nan"), "text": "caf\u00e9 \udcff"}
+    text = dumps(value)
+    assert json.loads(text)["score"] == "Infinity" and json.loads(text)["nan"] == "NaN"
+    path = tmp_path / "out.jsonl"
+    path.write_text(text + "\n", encoding="utf-8")  # encodes: the surrogate is an escape
+    assert decode_line(path.read_bytes())["text"] == "caf\u00e9 \udcff"
+    recorded = Trajectory("e", "t", messages=[{"role": "user", "content": "\udcff"}])
+    recorded.rewards.total = float("inf")
+    line = recorded.to_json()
+    assert json.loads(line)["rewards"]["total"] == json.loads(text)["score"]
+
+
+def test_a_huge_integer_is_reported_at_its_file_and_line_and_can_be_skipped(tmp_path):
+    path = tmp_path / "a.jsonl"
+    write_trajectories(path, [Trajectory("e", "t1")])
+    with open(path, "a") as f:
+        f.write('{"schema": "agentgym.trajectory/1", "seed": ' + "7" * 4301 + "}\n")
+    with pytest.raises(TrajectoryError) as error:
+        list(read_trajectories(path))
+    assert (error.value.path, error.value.line) == (str(path), 2)
+    assert str(error.value).startswith(f"{path}:2: invalid JSON: an integer of more than 4300 digits (column ")
+    errors: list[TrajectoryError] = []
+    assert [t.task_id for t in read_trajectories(path, skip_invalid=True, errors=errors)] == ["t1"]
+    assert isinstance(errors[0], TrajectoryError) and errors[0].line == 2
+    with pytest.raises(JSONLError, match=r"a\.jsonl:2: invalid JSON: an integer"):
+        list(read_jsonl(path))
+    # Writing one is not a crash either: it is kept as hexadecimal text.
+    assert json.loads(Trajectory("e", "t", env_kwargs={"n": 10**5000}).to_json())["env_kwargs"]["n"].startswith("0x")

@@ -9,7 +9,6 @@ its env, ``--trust-kwargs`` lets records ask for any ``env_kwargs``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from agentgym.scoring.files import score_files
 from agentgym.scoring.scorer import Scored, Scorer
 from agentgym.scoring.specs import ScoreError
 from agentgym.scoring.summary import Summary
-from agentgym.trajectory import TrajectoryError
+from agentgym.trajectory import TrajectoryError, dumps
 
 #: ``agentgym score`` scores inputs at least this big in one process per CPU (unless ``--workers``).
 AUTO_WORKERS_BYTES = 32 << 20
@@ -163,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             summary.add(item)
             if output is not None and isinstance(item, Scored):
-                output.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+                output.write(dumps(item.to_dict()) + "\n")
     finally:
         items.close()  # stops the workers and restores the garbage collector's settings
         if output is not None:
@@ -176,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: no trajectories to score in {', '.join(args.files)}{skipped}", file=sys.stderr)
         return 1
     if args.format == "json":
-        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+        print(dumps(summary.to_dict(), indent=2))
     elif args.format == "csv":
         print(summary.to_csv(), end="")
     else:

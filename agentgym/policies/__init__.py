@@ -12,10 +12,11 @@ a backend that sends conversations elsewhere (a server) drops the fields first.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+from agentgym.loading import load_object
 
 Conversation = list[dict[str, Any]]
 #: Keys of an assistant message that carry the token ids it was sampled from and as.
@@ -153,8 +154,7 @@ def make_policy(name: str, **kwargs: Any) -> Policy:
     """
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
-    module_name, _, attr = POLICIES[name].partition(":")
-    return getattr(importlib.import_module(module_name), attr)(**kwargs)
+    return load_object(POLICIES[name])(**kwargs)
 
 
 __all__ = [

@@ -303,13 +303,13 @@ def _load(model: Any, tokenizer: Any, device: Any, dtype: Any) -> tuple[Any, Any
         from transformers import PreTrainedModel
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("HFPolicy needs torch and transformers: pip install 'agentgym[models]'") from error
-    from agentgym.rewards.scorer import load_causal_lm, smollm2_path
+    from agentgym.models import load_causal_lm, smollm2_path, torch_dtype
 
     if isinstance(model, PreTrainedModel):
         if tokenizer is None:
             raise ValueError("a loaded model needs its tokenizer: HFPolicy(model, tokenizer=...)")
         if dtype is not None:
-            model = model.to(dtype=_torch_dtype(dtype))
+            model = model.to(dtype=torch_dtype(dtype))
         if device is not None:
             model = model.to(device)
         return model.eval(), tokenizer, str(getattr(model, "name_or_path", "") or type(model).__name__)
@@ -333,17 +333,6 @@ def _load(model: Any, tokenizer: Any, device: Any, dtype: Any) -> tuple[Any, Any
     if device is not None:
         loaded = loaded.to(device)
     return loaded.eval(), tokenizer or loaded_tokenizer, str(source)
-
-
-def _torch_dtype(dtype: Any) -> Any:
-    import torch
-
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    value = getattr(torch, str(dtype), None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}")
-    return value
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> list[int]:

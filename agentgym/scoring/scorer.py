@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ from agentgym.rewards.base import Judge, Reward, RewardResult, score_batch
 from agentgym.rewards.compose import WeightedSum
 from agentgym.rewards.registry import declared_kinds, kind_of
 from agentgym.scoring.specs import ScoreError, _EnvDefault, _UserReward, load_object, parse_reward
-from agentgym.trajectory import Rewards, Trajectory, TrajectoryError
+from agentgym.trajectory import JSONLError, Rewards, Trajectory, TrajectoryError, decode_line, json_data
 from agentgym.trust import Trust
 
 # --------------------------------------------------------------------------------------------------
@@ -76,6 +75,8 @@ class Scored:
     def to_dict(self) -> dict[str, Any]:
         """The result as one JSON-ready row of ``scored.jsonl``.
 
+        Non-finite numbers become ``"Infinity"``/``"NaN"``, as in trajectories (:func:`agentgym.trajectory.json_data`).
+
         Examples:
             >>> Scored("e", "t", 1.0, {"em": 1.0}, None, 2, 0, True, 1, path="a.jsonl", line=3).to_dict()["where"]
             'a.jsonl:3'
@@ -84,29 +85,16 @@ class Scored:
             "where": self.where,
             "env_id": self.env_id,
             "task_id": self.task_id,
-            "score": _json_safe(self.score),
-            "components": _json_safe(self.components),
-            "recorded": _json_safe(self.recorded),
+            "score": json_data(self.score),
+            "components": json_data(self.components),
+            "recorded": json_data(self.recorded),
             "success": self.success,
             "turns": self.turns,
             "invalid_steps": self.invalid_steps,
             "longest_repeat": self.repeat,
             "format": self.format,
-            "details": _json_safe(self.details),
+            "details": json_data(self.details),
         }
-
-
-def _json_safe(value: Any) -> Any:
-    """JSON data for ``value``: non-finite floats as strings, other objects as their ``repr``."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_json_safe(item) for item in value]
-    return repr(value)
 
 
 def _longest_repeat(trajectory: Trajectory) -> int:
@@ -360,22 +348,21 @@ class Scorer:
         fmt = self.input_format or importers.detect_format(record)
         if fmt == "agentgym":
             trajectory = Trajectory.from_dict(record, copy=False)  # fresh from json.loads: ours to keep
-            handle = self.handle(trajectory.env_id, trajectory.env_kwargs, trajectory.env_module)
-        else:
-            if not isinstance(record, dict):
-                raise TrajectoryError(f"expected a JSON object, got {type(record).__name__}")
-            env_id, env_kwargs = importers.env_of(record)
-            if env_id is None and self.env_id is not None:
-                env_id, env_kwargs = self.env_id, self.env_kwargs
-            handle = self.handle(env_id or "", env_kwargs)
-            trajectory = importers.to_trajectory(
-                record,
-                fmt,
-                env_id=env_id,
-                env_kwargs=env_kwargs,
-                parse=handle.parse,
-                final_tools=handle.final_tools if handle.env is not None else importers.FINAL_TOOLS,
-            )
+            return (*self._task_of(trajectory), fmt)  # type: ignore[return-value]
+        if not isinstance(record, dict):
+            raise TrajectoryError(f"expected a JSON object, got {type(record).__name__}")
+        env_id, env_kwargs = importers.env_of(record)
+        if env_id is None and self.env_id is not None:
+            env_id, env_kwargs = self.env_id, self.env_kwargs
+        handle = self.handle(env_id or "", env_kwargs)
+        trajectory = importers.to_trajectory(
+            record,
+            fmt,
+            env_id=env_id,
+            env_kwargs=env_kwargs,
+            parse=handle.parse,
+            final_tools=handle.final_tools if handle.env is not None else importers.FINAL_TOOLS,
+        )
         if handle.env is None:
             task = importers.row_task(record, fmt)
             if task is None:
@@ -383,6 +370,13 @@ class Scorer:
         else:
             task = handle.task(trajectory.task_id)
         return trajectory, task, handle, fmt
+
+    def _task_of(self, trajectory: Trajectory) -> tuple[Trajectory, Task, _Handle]:
+        """``(trajectory, task, env handle)`` of an agentgym trajectory."""
+        handle = self.handle(trajectory.env_id, trajectory.env_kwargs, trajectory.env_module)
+        if handle.env is None:  # an agentgym record carries no gold answer of its own
+            raise TrajectoryError("the record names no env and carries no 'answer' to score against: pass --env")
+        return trajectory, handle.task(trajectory.task_id), handle
 
     def result(self, trajectory: Trajectory, handle: _Handle, result: RewardResult, fmt: str) -> Scored:
         """Build the :class:`Scored` of one reward result."""
@@ -417,8 +411,8 @@ class Scorer:
         Raises:
             TrajectoryError: For an unknown env or task.
         """
-        trajectory, task, handle, fmt = self.prepare(trajectory.to_dict())
-        return self.result(trajectory, handle, handle.reward(trajectory, task), fmt)  # type: ignore[misc]
+        trajectory, task, handle = self._task_of(trajectory)
+        return self.result(trajectory, handle, handle.reward(trajectory, task), "agentgym")  # type: ignore[misc]
 
     def score_lines(
         self, lines: Sequence[bytes], path: str = "<input>", first_line: int = 1
@@ -443,9 +437,9 @@ class Scorer:
                 continue
             number = first_line + index
             try:
-                record = _decode(raw, first=number == 1)
+                record = decode_line(raw, first=number == 1)
                 trajectory, task, handle, fmt = self.prepare(record)
-            except TrajectoryError as error:
+            except JSONLError as error:  # TrajectoryError is one
                 results[index] = TrajectoryError(error.reason, path, number)
                 continue
             batches.setdefault(id(handle), []).append((index, trajectory, task, handle, fmt))
@@ -481,19 +475,3 @@ class _UserJudge:
 
     def __call__(self, prompt: str) -> str:
         return self.judge(prompt)
-
-
-def _decode(raw: bytes, first: bool) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8-sig" if first else "utf-8"))
-    except UnicodeDecodeError as error:
-        raise TrajectoryError(f"not valid UTF-8 (byte {error.start})") from None
-    except json.JSONDecodeError as error:
-        reason = f"invalid JSON: {error.msg} (column {error.pos + 1})"
-        if not raw.endswith(b"\n"):
-            reason += " (the line is cut short: was its writer interrupted?)"
-        raise TrajectoryError(reason) from None
-    except RecursionError:
-        raise TrajectoryError("invalid JSON: nested too deeply") from None
-    except ValueError as error:  # e.g. an integer longer than Python's int-to-string limit
-        raise TrajectoryError(f"invalid JSON: {error}") from None

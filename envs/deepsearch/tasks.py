@@ -55,6 +55,7 @@ from agentgym.envs.deepsearch.corpus import (
     fold,
     load_factbook,
 )
+from agentgym.trajectory import read_jsonl
 
 DIFFICULTY = {1: "easy", 2: "easy", 3: "medium", 4: "hard"}
 
@@ -1115,15 +1116,8 @@ def _read_hotpot(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
-        data = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                data.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+    except ValueError:  # not one JSON document: JSON Lines (a bad line raises JSONLError, a ValueError)
+        data = list(read_jsonl(path))
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
@@ -1258,32 +1252,25 @@ def qa_jsonl_tasks(path: str | os.PathLike[str]) -> TaskSet:
     """
     tasks: list[Task] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            for key in ("question", "answer"):
-                if not isinstance(record.get(key), str) or not record[key].strip():
-                    raise ValueError(f"{where}: {key!r} must be a non-empty string")
-            task_id = str(record.get("id") or "qa-" + hashlib.sha256(record["question"].encode()).hexdigest()[:12])
-            if task_id in seen:
-                raise ValueError(f"{where}: duplicate id {task_id!r} (first on line {seen[task_id]})")
-            seen[task_id] = number
-            aliases = [str(alias) for alias in record.get("aliases", [])]
-            gold = {
-                "answer": record["answer"],
-                "aliases": aliases,
-                "entities": record.get("entities") or {"E0": [record["answer"], *aliases]},
-                "rubrics": list(record.get("rubrics", [])),
-            }
-            tasks.append(Task(task_id, record["question"], gold, {"source": str(path)}, split_of(task_id)))
+    for _, number, record in read_jsonl(path, located=True):  # a line that is not JSON raises JSONLError
+        where = f"{path}:{number}"
+        if not isinstance(record, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        for key in ("question", "answer"):
+            if not isinstance(record.get(key), str) or not record[key].strip():
+                raise ValueError(f"{where}: {key!r} must be a non-empty string")
+        task_id = str(record.get("id") or "qa-" + hashlib.sha256(record["question"].encode()).hexdigest()[:12])
+        if task_id in seen:
+            raise ValueError(f"{where}: duplicate id {task_id!r} (first on line {seen[task_id]})")
+        seen[task_id] = number
+        aliases = [str(alias) for alias in record.get("aliases", [])]
+        gold = {
+            "answer": record["answer"],
+            "aliases": aliases,
+            "entities": record.get("entities") or {"E0": [record["answer"], *aliases]},
+            "rubrics": list(record.get("rubrics", [])),
+        }
+        tasks.append(Task(task_id, record["question"], gold, {"source": str(path)}, split_of(task_id)))
     if not tasks:
         raise ValueError(f"{path}: no questions (the file is empty)")
     return TaskSet(tasks)

@@ -13,9 +13,10 @@ Four sources, all offline:
 - ``"spider:<db_id>"`` with ``path=``: one database of a Spider or BIRD layout (``tables.json``
   plus ``database/<db_id>/<db_id>.sqlite``), copied into DuckDB through Python's ``sqlite3``.
 
-A database is built once per content into ``<cache_root>/text2sql/<name>-<hash>.duckdb``, where the
-hash covers the source bytes and :data:`BUILD_VERSION`; a build writes a temporary file and renames
-it into place, so concurrent builders never expose a partial file. Nothing writes to a built file:
+A database is built once per content into ``<cache_root>/text2sql/<name>-<hash>/<name>.duckdb``, where the
+hash covers the source bytes and :data:`BUILD_VERSION`; a build writes a temporary folder and renames
+it into place (:mod:`agentgym.cache`), so concurrent builders never expose a partial file, and a
+damaged file (its checksum differs) is rebuilt. Nothing writes to a built file:
 open it with :meth:`Database.connect` (read-only).
 
 Columns carry comments (``duckdb_columns().comment``) that say what they hold, and foreign keys
@@ -47,7 +48,6 @@ import random
 import re
 import sqlite3
 import tempfile
-import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -57,7 +57,9 @@ from typing import Any
 
 import duckdb
 
-from agentgym.tools import did_you_mean
+from agentgym import cache
+from agentgym.cache import cache_root
+from agentgym.suggest import did_you_mean
 
 #: Bumped whenever a builder changes what it writes; part of every cache key.
 BUILD_VERSION = 1
@@ -68,12 +70,6 @@ CHINOOK_TABLES = (
 )  # fmt: skip
 
 _CHOICES = "chinook, nycflights13, synthetic, synthetic-<seed>, spider:<db_id> (with path=)"
-
-
-def cache_root() -> Path:
-    """The agentgym cache directory: ``$AGENTGYM_CACHE`` or ``~/.cache/agentgym``."""
-    env = os.environ.get("AGENTGYM_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "agentgym"
 
 
 @dataclass(frozen=True)
@@ -150,26 +146,26 @@ def load_database(name: str = "chinook", *, seed: int = 0, path: str | None = No
 
 
 def _build(name: str, digest: str, build: Callable[[duckdb.DuckDBPyConnection], None]) -> Path:
-    """The cached file for ``name``/``digest``, built by ``build`` into a temp file and renamed in."""
-    root = cache_root() / "text2sql"
-    final = root / f"{name}-{digest}.duckdb"
-    if final.exists():
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        con = duckdb.connect(str(tmp))
+    """The cached file for ``name``/``digest``, (re)built by ``build`` when missing or damaged.
+
+    The file is a checksummed :mod:`agentgym.cache` entry: written in a temporary folder, then renamed into place.
+    """
+    folder = cache_root() / "text2sql" / f"{name}-{digest}"
+    filename = f"{name}.duckdb"
+    if cache.lookup(folder) is not None:
+        return folder / filename
+
+    def write(tmp: Path) -> None:
+        con = duckdb.connect(str(tmp / filename))
         try:
             build(con)
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(tmp, final)  # atomic; a concurrent builder's identical file may land first: fine
-    finally:
-        for leftover in (tmp, Path(f"{tmp}.wal")):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-    return final
+        with contextlib.suppress(OSError):
+            (tmp / f"{filename}.wal").unlink()
+
+    return cache.store(folder, write, meta={"database": name, "build_version": BUILD_VERSION}) / filename
 
 
 _DIGESTS: dict[tuple[str, int, int], bytes] = {}

@@ -47,7 +47,7 @@ from typing import Any
 
 import duckdb
 
-from agentgym.tools import did_you_mean
+from agentgym.suggest import did_you_mean
 
 __all__ = [
     "MAX_BUILT_SIZE",

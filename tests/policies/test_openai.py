@@ -44,7 +44,7 @@ def smollm2_dir():
     """The local SmolLM2-135M-Instruct directory that ``load_causal_lm`` converts the shipped GGUF into."""
     pytest.importorskip("transformers", reason="needs transformers (pip install 'agentgym[models]')")
     pytest.importorskip("gguf", reason="reading the SmolLM2 GGUF needs gguf (pip install 'agentgym[models]')")
-    from agentgym.rewards.scorer import gguf_cache_path, load_causal_lm, smollm2_path
+    from agentgym.models import gguf_cache_path, load_causal_lm, smollm2_path
 
     try:
         source = smollm2_path()

@@ -38,7 +38,7 @@ TOOLS = [
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from agentgym.rewards.scorer import load_tokenizer, smollm2_path
+    from agentgym.models import load_tokenizer, smollm2_path
 
     try:
         return load_tokenizer(*smollm2_path())
@@ -407,7 +407,7 @@ def test_model_must_be_a_name(tokenizer):
 @pytest.mark.gpu
 @pytest.mark.skipif(not vllm_available(), reason="needs vLLM (pip install 'agentgym[vllm]')")
 def test_real_vllm_engine(tmp_path):
-    from agentgym.rewards.scorer import gguf_cache_path, load_causal_lm, smollm2_path
+    from agentgym.models import gguf_cache_path, load_causal_lm, smollm2_path
 
     # vLLM reads the SmolLM2 checkpoint that load_causal_lm converts from the shipped GGUF and caches.
     model, _ = load_causal_lm(*smollm2_path())

@@ -14,7 +14,6 @@ Needs the ``models`` extra (torch, transformers, gguf, accelerate) and
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -35,17 +34,11 @@ pytest.importorskip(
     "gguf", reason="loading the SmolLM2 GGUF needs gguf (pip install agentgym[models])"
 )
 
+from agentgym import cache  # noqa: E402
 from agentgym.core import Task  # noqa: E402
+from agentgym.models import _cache_is_valid, _fingerprint, gguf_cache_path, load_causal_lm, models_cache_dir  # noqa: E402
 from agentgym.rewards.info_gain import IGPOReward, InfoPOReward  # noqa: E402
-from agentgym.rewards.scorer import (  # noqa: E402
-    HFScorer,
-    LogProbScorer,
-    _cache_is_valid,
-    _fingerprint,
-    gguf_cache_path,
-    load_causal_lm,
-    models_cache_dir,
-)
+from agentgym.rewards.scorer import HFScorer, LogProbScorer  # noqa: E402
 from agentgym.trajectory import Step, Trajectory  # noqa: E402
 
 
@@ -253,8 +246,7 @@ def test_smollm2_second_load_comes_from_the_cache(smollm2_loaded, smollm2_gguf):
     first_model, _, first_seconds = smollm2_loaded
     target = gguf_cache_path(directory, gguf_file)
     assert target.parent == models_cache_dir()
-    marker = json.loads((target / "agentgym-source.json").read_text())
-    assert marker["source"]["gguf"] == gguf_file
+    assert cache.lookup(target)["source"]["gguf"] == gguf_file
     started = time.perf_counter()
     model, tokenizer = load_causal_lm(directory, gguf_file)
     seconds = time.perf_counter() - started
@@ -274,12 +266,13 @@ def test_smollm2_second_load_comes_from_the_cache(smollm2_loaded, smollm2_gguf):
 def test_stale_cache_is_rejected(tmp_path, smollm2_gguf):
     directory, gguf_file = smollm2_gguf
     real = _fingerprint(Path(directory) / gguf_file)
-    marker = tmp_path / "agentgym-source.json"
-    marker.write_text(json.dumps({"source": {**real, "size": 1}}))  # written for another file
-    assert not _cache_is_valid(tmp_path, real)
-    marker.write_text(json.dumps({"source": real}))
-    assert _cache_is_valid(tmp_path, real)
+    stale = cache.store(tmp_path / "stale", lambda folder: None, meta={"source": {**real, "size": 1}})
+    assert not _cache_is_valid(stale, real)  # written for another file
+    fresh = cache.store(tmp_path / "fresh", lambda to: (to / "w.bin").write_bytes(b"weights"), meta={"source": real})
+    assert _cache_is_valid(fresh, real)
     assert not _cache_is_valid(tmp_path / "missing", real)
+    (fresh / "w.bin").write_bytes(b"garbled")  # same size, other bytes
+    assert not _cache_is_valid(fresh, real)
 
 
 def test_models_cache_dir_honours_the_env_var(monkeypatch, tmp_path):

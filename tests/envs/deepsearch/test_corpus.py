@@ -171,7 +171,8 @@ def test_jsonl_corpus_loads(tmp_path):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{not json", "invalid JSON"),
+        ("{not json", "invalid JSON: Expecting property name enclosed in double quotes (column 2)"),
+        ('{"url": ' + "1" * 5000 + "}", "invalid JSON: an integer of more than 4300 digits (column 9)"),
         ("[1, 2]", "expected a JSON object"),
         ('{"url": "u://2", "title": "T"}', "missing key 'text'"),
         ('{"url": "u://2", "title": 5, "text": "t"}', "'title' must be a string, got int"),

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from agentgym import cache
 from agentgym.envs.deepsearch import retrieval
 from agentgym.envs.deepsearch.corpus import Corpus, Page, fictional_corpus
 from agentgym.envs.deepsearch.retrieval import BM25Retriever, Hit, cache_root, shared_retriever
@@ -98,7 +99,7 @@ def test_search_is_fast(factbook_retriever):
 def test_factbook_index_loads_from_cache(factbook, factbook_retriever, index_cache):
     assert factbook_retriever.index_dir is not None
     assert factbook_retriever.index_dir.parent == index_cache / "index"
-    assert (factbook_retriever.index_dir / "agentgym.json").is_file()
+    assert (factbook_retriever.index_dir / cache.MANIFEST).is_file()
     again = BM25Retriever(factbook, cache_dir=index_cache)
     assert again.loaded_from_cache
     assert again.build_seconds < 2.0
@@ -122,10 +123,55 @@ def test_content_change_rebuilds(tmp_path):
 def test_corrupt_cache_is_rebuilt(tmp_path):
     corpus = Corpus([Page("u://a", "Alpha", "alpha beta gamma")])
     index_dir = BM25Retriever(corpus, cache_dir=tmp_path).index_dir
-    (index_dir / "agentgym.json").write_text("{broken")
+    (index_dir / cache.MANIFEST).write_text("{broken")
     again = BM25Retriever(corpus, cache_dir=tmp_path)
     assert not again.loaded_from_cache
     assert urls(again.search("gamma")) == ["u://a"]
+
+
+QUERIES = ["founded", "capital", "river", "born in", "university", "mountain", "company", "population"]
+
+
+def test_garbled_index_bytes_are_detected_and_rebuilt(tmp_path):
+    """Regression (issue 12, item 11): same-size garbling loaded fine and gave wrong results."""
+    corpus = fictional_corpus(seed=5, n_entities=80)
+    first = BM25Retriever(corpus, cache_dir=tmp_path)
+    before = [first.search(query, k=10) for query in QUERIES]
+    target = max(first.index_dir.glob("*.npy"), key=lambda path: path.stat().st_size)
+    data = bytearray(target.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(255 - b for b in data[middle : middle + 64])
+    target.write_bytes(bytes(data))  # same size, other bytes
+    again = BM25Retriever(corpus, cache_dir=tmp_path)
+    assert not again.loaded_from_cache
+    assert [again.search(query, k=10) for query in QUERIES] == before
+    third = BM25Retriever(corpus, cache_dir=tmp_path)  # the rebuilt entry was written back
+    assert third.loaded_from_cache and [third.search(query, k=10) for query in QUERIES] == before
+
+
+def test_a_structurally_broken_index_folder_is_rebuilt_and_rewritten_on_disk(tmp_path):
+    """Regression (issue 12, item 11): the rename could not replace a non-empty folder, so every run rebuilt."""
+    corpus = fictional_corpus(seed=5, n_entities=80)
+    index_dir = BM25Retriever(corpus, cache_dir=tmp_path).index_dir
+    victim = next(index_dir.glob("vocab*"))
+    victim.unlink()
+    (index_dir / "stray.tmp").write_text("left over")
+    again = BM25Retriever(corpus, cache_dir=tmp_path)
+    assert not again.loaded_from_cache and again.index_dir == index_dir
+    assert victim.is_file() and not (index_dir / "stray.tmp").exists()
+    assert BM25Retriever(corpus, cache_dir=tmp_path).loaded_from_cache
+    assert [p.name for p in tmp_path.joinpath("index").iterdir()] == [index_dir.name]  # nothing left aside
+
+
+def test_an_unusable_cache_location_warns_clearly_and_still_works(tmp_path, monkeypatch):
+    """Regression (issue 12, item 11): AGENTGYM_CACHE naming a file gave a traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("AGENTGYM_CACHE", str(blocker))
+    monkeypatch.setattr(cache, "_WARNED", set())
+    with pytest.warns(cache.CacheWarning, match=r"cannot write its cache at .*not-a-folder.*Set AGENTGYM_CACHE"):
+        retriever = BM25Retriever(Corpus([Page("u://a", "Alpha", "alpha beta gamma")]))
+    assert urls(retriever.search("gamma")) == ["u://a"]
 
 
 def test_cache_dir_from_environment(tmp_path, monkeypatch):

@@ -355,5 +355,8 @@ def test_hotpotqa_loader_errors(tmp_path):
         hotpotqa_tasks(bad)
     broken = tmp_path / "broken.jsonl"
     broken.write_text(json.dumps(HOTPOT[0]) + "\n{oops\n")
-    with pytest.raises(ValueError, match=r"broken.jsonl:2: invalid JSON"):
+    with pytest.raises(ValueError, match=r"broken.jsonl:2: invalid JSON: Expecting property name"):
+        hotpotqa_tasks(broken)
+    broken.write_text(json.dumps(HOTPOT[0]) + '\n{"answer": ' + "9" * 5000 + "}\n")  # the one reader's phrasing
+    with pytest.raises(ValueError, match=r"broken.jsonl:2: invalid JSON: an integer of more than 4300 digits"):
         hotpotqa_tasks(broken)

