@@ -172,7 +172,7 @@ def test_a_huge_integer_is_reported_with_file_and_line(tmp_path):
     assert "skipped 1 invalid lines" in skipped.stderr and "1 trajectory scored" in skipped.stdout
     report = agentgym_cli("report", path, "-o", tmp_path / "r.html", "--no-rebuild", cwd=tmp_path)
     assert report.returncode == 1 and "Traceback" not in report.stderr
-    assert f"error: {path}:2: invalid JSON: Exceeds the limit" in report.stderr
+    assert f"error: {path}:2: invalid JSON: an integer of more than 4300 digits" in report.stderr
 
 
 def test_skip_invalid_exit_status_is_documented(capsys):
