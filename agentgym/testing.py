@@ -954,7 +954,10 @@ CHECKS: dict[str, Callable[..., None]] = {
 
 
 def run_checks(
-    make_env: MakeEnv, oracle: Oracle | None = None, checks: Mapping[str, Callable[..., None]] | None = None
+    make_env: MakeEnv,
+    oracle: Oracle | None = None,
+    checks: Mapping[str, Callable[..., None]] | None = None,
+    time_bound: float = DEFAULT_STEP_SECONDS,
 ) -> list[CheckResult]:
     """Run conformance checks and report each, never stopping at the first failure.
 
@@ -964,6 +967,7 @@ def run_checks(
         make_env: Builds a fresh env.
         oracle: Optional oracle; defaults to the env's ``oracle_action`` if it defines one.
         checks: Which checks to run (name -> check); defaults to all of :data:`CHECKS`.
+        time_bound: Seconds one step may take in the garbage and hostile checks.
 
     Returns:
         One result per check, in order.
@@ -981,6 +985,8 @@ def run_checks(
                         results.append(CheckResult(name, None, "not run: the env defines no oracle_action()"))
                         continue
                 check(make_env, oracle)
+            elif check in (check_garbage, check_hostile):
+                check(make_env, time_bound=time_bound)
             else:
                 check(make_env)
         except ConformanceError as error:

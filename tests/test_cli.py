@@ -52,3 +52,18 @@ def test_console_script_runs():
         [sys.executable, "-m", "agentgym.cli", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.startswith("agentgym ")
+
+
+def test_check_takes_the_step_time_bound(capsys):
+    import gymnasium
+    import toy_envs
+
+    gymnasium.register(id="toy/Stalling-v0", entry_point=toy_envs.LongRunSleepEnv)  # 0.3 s on long arguments
+    try:
+        assert main(["check", "toy/Stalling-v0", "--only", "hostile", "--step-seconds", "0.1"]) == 1
+        assert "longer than the 0.1 s bound" in capsys.readouterr().out
+        assert main(["check", "toy/Stalling-v0", "--only", "hostile", "--step-seconds", "30"]) == 0
+        assert main(["check", "toy/Stalling-v0", "--step-seconds", "0"]) == 2
+        assert "--step-seconds must be positive" in capsys.readouterr().err
+    finally:
+        del gymnasium.registry["toy/Stalling-v0"]

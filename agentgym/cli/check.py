@@ -20,6 +20,11 @@ def register(subparsers: Any) -> None:
         "--kwargs", type=json_object, default={}, help="JSON object of keyword arguments for gymnasium.make"
     )
     parser.add_argument("--only", nargs="+", choices=list(testing.CHECKS), help="run only these checks")
+    parser.add_argument(
+        "--step-seconds", type=float, default=testing.DEFAULT_STEP_SECONDS, metavar="S",
+        help="most seconds one step may take in the garbage and hostile checks "
+        f"(default {testing.DEFAULT_STEP_SECONDS:g})",
+    )
     add_import(parser)
     parser.set_defaults(run=run)
 
@@ -40,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
         return gym.make(env_id, **kwargs)
 
     checks = {name: testing.CHECKS[name] for name in (args.only or testing.CHECKS)}
-    results = testing.run_checks(make_env, checks=checks)
+    if not args.step_seconds > 0:
+        print(f"error: --step-seconds must be positive, got {args.step_seconds}", file=sys.stderr)
+        return 2
+    results = testing.run_checks(make_env, checks=checks, time_bound=args.step_seconds)
     width = max(len(result.name) for result in results)
     for result in results:
         status = {True: "PASS", False: "FAIL", None: "NOT RUN"}[result.passed]
