@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
+from agentgym.messages import decode_arguments
 from agentgym.suggest import did_you_mean
 
 __all__ = ["Tool", "ToolCall", "ToolError"]
@@ -326,13 +327,13 @@ query (string, required), k (integer, default 5)."
 
     def _validate(self, arguments: Any) -> dict[str, Any]:
         if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except ValueError as exc:
+            decoded, error = decode_arguments(arguments)
+            if error is not None:
                 raise _Invalid(
                     f"arguments must be a JSON object, but {_short(arguments)} is not valid "
-                    f"JSON ({exc})."
-                ) from None
+                    f"JSON ({error})."
+                )
+            arguments = decoded
         if not isinstance(arguments, Mapping):
             raise _Invalid(
                 "arguments must be a JSON object mapping argument names to values, got "
