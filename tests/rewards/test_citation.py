@@ -1,4 +1,4 @@
-"""Tests for CaRR citation-aware rubric rewards and C-GRPO (reference/rewards.md §1)."""
+"""Tests for CaRR citation-aware rubric rewards and C-GRPO (the worked example of CaRR)."""
 
 from __future__ import annotations
 

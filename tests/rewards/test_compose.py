@@ -176,7 +176,7 @@ def test_gate_batch_scores_only_open_trajectories():
     assert inner.batch_calls == 1 and inner.calls == 0
 
 
-# ---- LSC (rewards.md §7.2) ---------------------------------------------------------------------
+# ---- LSC (the worked example of LSC) -------------------------------------------------------------
 
 
 def test_lsc_worked_examples():
@@ -230,7 +230,7 @@ def test_log_sigmoid_conjunction_reward():
         LogSigmoidConjunction([])
 
 
-# ---- PAR (rewards.md §7.1) ---------------------------------------------------------------------
+# ---- PAR (the worked example of PAR) -------------------------------------------------------------
 
 
 def test_par_worked_examples():

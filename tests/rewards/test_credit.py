@@ -111,7 +111,7 @@ def test_dr_grpo_is_mean_centering(seed):
 
 
 def test_rloo_worked_example_istar():
-    # rewards.md §6.6: episode rewards [1, 0, 0, 1] -> RLOO [0.667, -0.667, -0.667, 0.667]
+    # the worked example of RLOO: episode rewards [1, 0, 0, 1] -> RLOO [0.667, -0.667, -0.667, 0.667]
     np.testing.assert_allclose(
         rloo_advantages([1, 0, 0, 1]), [0.667, -0.667, -0.667, 0.667], atol=1e-3
     )
@@ -143,7 +143,7 @@ def test_rloo_singleton_group_is_zero():
 
 
 def test_stratified_worked_example():
-    # rewards.md §6.8 (unbiased std, eps = 1e-6)
+    # the worked example of Stratified GRPO (SAN) (unbiased std, eps = 1e-6)
     rewards, strata = [1, 0, 1, 1, 0, 0], [0, 0, 1, 1, 2, 2]
     gn = [0.9129, -0.9129, 0.9129, 0.9129, -0.9129, -0.9129]
     san = [0.7071, -0.7071, 0, 0, 0, 0]
@@ -215,7 +215,7 @@ def test_rescaled_discounted_cumsum_variants():
 
 
 def test_igpo_worked_example():
-    # rewards.md §5.2: r1 = IG [0.2, -0.05] + F1 1.0; r2 = IG [0.1] + F1 0.0; mu = 0.25,
+    # the worked example of IGPO: r1 = IG [0.2, -0.05] + F1 1.0; r2 = IG [0.1] + F1 0.0; mu = 0.25,
     # sigma = 0.38471 -> z_r1 = [-0.13, -0.7798, 1.9495], A_r1 = [1.0397, 1.1697, 1.9495];
     # z_r2 = [-0.3899, -0.6498], A_r2 = [-1.0397, -0.6498].
     pool = np.array([0.2, -0.05, 1.0, 0.1, 0.0])
@@ -280,7 +280,7 @@ def test_turn_group_normalize_cm2_min_size():
 
 
 def test_gigpo_worked_example():
-    # rewards.md §6.9: A = (s0 -> s1, success), B = (s0 -> s1', fail), mean_norm, gamma 0.95
+    # the worked example of GiGPO: A = (s0 -> s1, success), B = (s0 -> s1', fail), mean_norm, gamma 0.95
     # -> A: [0.975, 0.5], B: [-0.975, -0.5].
     a, b = gigpo_advantages([[0.0, 1.0], [0.0, 0.0]], [["s0", "s1"], ["s0", "s1'"]])
     np.testing.assert_allclose(a, [0.975, 0.5])

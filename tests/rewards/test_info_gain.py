@@ -1,4 +1,4 @@
-"""Information-gain rewards: the worked examples of reference/rewards.md §5 and their properties.
+"""Information-gain rewards: IGPO's worked examples and their properties.
 
 No model is needed here: the formula tests use plain numbers, and the reward tests use FAKE scorers
 (``CallableScorer`` around small deterministic functions returning fixed log-probabilities chosen
@@ -227,7 +227,7 @@ def test_igpo_gains_worked_example():
 
 
 def test_igpo_group_advantage_worked_example():
-    # r1 = IG [0.2, -0.05] + F1 1.0; r2 = IG [0.1] + F1 0.0 (rewards.md §5.2, verified)
+    # r1 = IG [0.2, -0.05] + F1 1.0; r2 = IG [0.1] + F1 0.0 (the worked example of IGPO, verified)
     out = igpo_advantages([[0.2, -0.05, 1.0], [0.1, 0.0]])
     assert out[0] == pytest.approx([1.0397, 1.1697, 1.9495], abs=1e-4)
     assert out[1] == pytest.approx([-1.0397, -0.6498], abs=1e-4)

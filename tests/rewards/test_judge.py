@@ -51,11 +51,11 @@ QUESTIONS = [
 ]
 
 
-# --- rewards.md §7.4: the standing master-key test --------------------------------------------
+# --- "One Token to Fool LLM-as-a-Judge" (arXiv 2507.08794): the standing master-key test ----------
 
 
 def test_master_keys_are_the_suggested_ten():
-    # rewards.md §7.4 suggested test set, in order
+    # the paper's suggested test set, in order
     assert MASTER_KEYS == (
         " ",
         ".",
@@ -100,7 +100,7 @@ def test_rule_and_judge_gate_gives_master_keys_zero(key):
 
 
 def test_master_key_false_positive_rate_is_zero():
-    # FPR over all keys x questions with a fully fooled judge (rewards.md §7.4 reports up to ~90%
+    # FPR over all keys x questions with a fully fooled judge (the paper reports up to ~90%
     # for real judges): the guard makes it 0
     reward = JudgeOutcome(CountingJudge("correct"))
     results = [reward(said(key), task).value for key in MASTER_KEYS for task in QUESTIONS]

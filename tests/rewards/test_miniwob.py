@@ -35,7 +35,7 @@ def test_miniwob_success(raw, threshold, success):
 
 
 def test_time_proportional_reward():
-    # web-and-gui.md §4.2: r * max(0, 1 - dt / EPISODE_MAX_TIME), 10 s by default
+    # the WebShop/MiniWoB notes: r * max(0, 1 - dt / EPISODE_MAX_TIME), 10 s by default
     assert time_proportional_reward(1.0, 0) == 1.0
     assert time_proportional_reward(1.0, 2_500) == 0.75
     # past the limit -> 0

@@ -39,13 +39,13 @@ def said(text: str | None) -> Trajectory:
 
 TASK = Task(id="q", prompt="Which tower is in Paris?", gold={"answer": "Eiffel Tower"})
 
-# --- rewards.md §4 worked examples -----------------------------------------------------------
+# --- Search-R1's worked examples -----------------------------------------------------------
 
 
 def test_normalize_answer_worked_examples():
-    # rewards.md §4 (verified): article and punctuation removal
+    # Search-R1's code (verified): article and punctuation removal
     assert normalize_answer("The Eiffel Tower!") == "eiffel tower"
-    # rewards.md §4 (verified): leading article, commas, inner articles, outer whitespace
+    # Search-R1's code (verified): leading article, commas, inner articles, outer whitespace
     assert normalize_answer("  An apple, a Day ") == "apple day"
 
 
@@ -65,9 +65,9 @@ def _invalid(answer: str) -> str:
 
 def test_search_r1_format_worked_examples():
     golds = ["Eiffel Tower"]
-    # rewards.md §4: full valid trajectory answering "the Eiffel tower." -> 1.0
+    # Search-R1's code: full valid trajectory answering "the Eiffel tower." -> 1.0
     assert search_r1_format_score(_valid("the Eiffel tower."), golds) == 1.0
-    # rewards.md §4: answering "Louvre" -> 0.2 with the format reward...
+    # Search-R1's code: answering "Louvre" -> 0.2 with the format reward...
     assert search_r1_format_score(_valid("Louvre"), golds) == 0.2
     # ...and 0 without it (all format scores 0)
     assert (
@@ -76,9 +76,9 @@ def test_search_r1_format_worked_examples():
         )
         == 0.0
     )
-    # rewards.md §4: answer right but invalid structure -> 0.8
+    # Search-R1's code: answer right but invalid structure -> 0.8
     assert search_r1_format_score(_invalid("the Eiffel tower."), golds) == pytest.approx(0.8)
-    # rewards.md §4: answer wrong and invalid -> 0.1
+    # Search-R1's code: answer wrong and invalid -> 0.1
     assert search_r1_format_score(_invalid("Louvre"), golds) == 0.1
 
 
@@ -100,7 +100,7 @@ def test_search_r1_format_table_rows_without_answer():
 
 
 def test_search_r1_em_gotcha_prompt_absent():
-    # rewards.md §4 (verified): compute_score_em("<answer>Eiffel Tower</answer>") is 0 without
+    # Search-R1's code (verified): compute_score_em("<answer>Eiffel Tower</answer>") is 0 without
     # the prompt
     assert search_r1_em_score("<answer>Eiffel Tower</answer>", ["Eiffel Tower"]) == 0.0
     # with the prompt's example answer as match #1, the last answer counts -> 1

@@ -1,4 +1,4 @@
-"""Tests for process rewards (reference/rewards.md §6.1, §6.2, §6.5)."""
+"""Tests for process rewards (the worked example of Implicit PRM / R3-RAG / CM2)."""
 
 from __future__ import annotations
 

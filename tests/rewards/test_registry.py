@@ -85,7 +85,7 @@ def score_cli(*argv: str) -> int:
     return args.run(args)
 
 
-# ---- the registry ---------------------------------------------------------------------------------
+# ---- the registry --------------------------------------------------------------------------------
 
 
 def test_every_entry_declares_a_known_kind_and_the_kind_is_read_by_name():
@@ -182,7 +182,7 @@ def test_one_grammar_for_specs():
         assert str(grammar.value) == str(scoring.value)
 
 
-# ---- agentgym score --reward NAME ------------------------------------------------------------------
+# ---- agentgym score --reward NAME ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(REWARDS))

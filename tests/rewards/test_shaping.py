@@ -34,7 +34,7 @@ def outcome(value=1.0, per_step=None):
 
 
 def test_worked_example():
-    # rewards.md §7.3: Φ(s) = 0.2, Φ(s') = 0.5, γ = 0.9 -> F = 0.25
+    # the worked example of potential-based shaping (Ng et al., 1999): Φ(s) = 0.2, Φ(s') = 0.5, γ = 0.9 -> F = 0.25
     assert potential_shaping([0.2, 0.5], gamma=0.9).tolist() == pytest.approx([0.25])
 
 

@@ -28,7 +28,7 @@ from agentgym.trajectory import Step, Trajectory
 GOLD = "SELECT name FROM singer WHERE age > 30"
 PRED = "SELECT name, country FROM singer"
 
-# --- rewards.md §3 worked example ---------------------------------------------------------------
+# --- the worked example of Reasoning-SQL worked example -------------------------------------------
 
 
 def test_schema_linking_worked_example():
@@ -50,7 +50,7 @@ def test_ngram_worked_example():
 
 
 def test_max_total_is_six_and_a_half():
-    # rewards.md §3: TRL sums weight-1 components, max 3 + 1 + 1 + 0.5 + 1 = 6.5
+    # the worked example of Reasoning-SQL: TRL sums weight-1 components, max 3 + 1 + 1 + 0.5 + 1 = 6.5
     completion = f"<reasoning>\nsimple\n</reasoning>\n<answer>\n```sql\n{GOLD}\n```\n</answer>\n"
     trajectory = Trajectory(
         env_id="t",

@@ -1,4 +1,4 @@
-"""ToolRL format + correctness: rewards.md §2 worked examples, variants, edge cases, ranges."""
+"""ToolRL format + correctness: the worked example of ToolRL worked examples, variants, edge cases, ranges."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def completion(*calls: dict, think: str = "I should call the tool.") -> str:
 
 GT_TEXT = "<tool_call>\n" + json.dumps(WEATHER_C) + "\n</tool_call>"
 
-# --- rewards.md §2 worked examples (verified against the original functions) -------------------
+# --- the worked example of ToolRL worked examples (verified against the original functions) -------
 
 
 def test_correctness_worked_examples():
@@ -69,7 +69,7 @@ def test_total_worked_examples():
 @pytest.mark.parametrize(
     ("step", "fmt", "correct"),
     [
-        (0, (2.0, -2.0), (1.0, -2.0)),  # rewards.md §2 SCHEDULEREWARD, step 0
+        (0, (2.0, -2.0), (1.0, -2.0)),  # the worked example of ToolRL SCHEDULEREWARD, step 0
         (75, (1.5, -1.0), (1.25, -2.5)),  # step 75
         (150, (1.0, -1.0), (1.5, -3.0)),  # step 150
     ],

@@ -1,4 +1,4 @@
-"""WebShop's purchase reward on plain dicts: rewards.md §8.2 worked example, matching, type."""
+"""WebShop's purchase reward on plain dicts: the worked example of WebShop worked example, matching, type."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ PRODUCT = {
 
 
 def test_worked_example():
-    # rewards.md §8.2: 3 goal attributes (2 matched), 2 options (1 matched), price OK, r_type 1
+    # the worked example of WebShop: 3 goal attributes (2 matched), 2 options (1 matched), price OK, r_type 1
     # -> (2 + 1 + 1) / (3 + 2 + 1) = 0.6667
     reward, info = webshop_reward(PRODUCT, GOAL, 19.99, {"color": "navy blue", "size": "small"})
     assert (info["n_attr"], info["n_option"], info["r_price"], info["r_type"]) == (2, 1, 1.0, 1.0)
