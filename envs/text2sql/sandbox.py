@@ -842,7 +842,8 @@ def _may_grow_values(lowered: str) -> bool:
         return True
     if "||" not in lowered and "concat" not in lowered:
         return False
-    return lowered.count("select") + lowered.count("values") + lowered.count("with") >= 2
+    levels = ("select", "values", "with", "pivot")  # the words that start a query level
+    return sum(lowered.count(word) for word in levels) >= 2
 
 
 @dataclass
