@@ -396,7 +396,7 @@ GROWN_VALUES = [
     "WITH c0 AS (SELECT 'abcdefghij' AS s0) SELECT length(s8) FROM c0"
     + "".join(f", LATERAL (VALUES ({'||'.join([f's{i - 1}'] * 10)})) t{i}(s{i})" for i in range(1, 9)),
     "WITH a AS (SELECT string_agg(a.label || b.label, '') s FROM numbers a, numbers b) "
-    "SELECT length(" + "||".join(["s"] * 50) + ") FROM a",
+    "SELECT length(s || s || s) FROM a",
     "SELECT length(list_reduce(list_transform(range(1000), lambda x: 'abcdefghij'), lambda a, b: a || a || b))",
     "SELECT length(" + _nest("hex({})", "'abcdefghij'", 26) + ")",
 ]
@@ -463,6 +463,7 @@ def test_grown_values_are_refused_with_a_message_for_the_agent(db):
         "SELECT regexp_replace(name, '[^A-Za-z]', '', 'g') FROM artist",
         "WITH a AS (SELECT name || '!' AS n FROM artist), b AS (SELECT n || '?' AS n FROM a) SELECT n || n FROM b",
         "SELECT 'Artists: ' || string_agg(name, ', ' ORDER BY name) FROM artist",
+        "SELECT string_agg(name, ', ') || ' / ' || string_agg(artist_id::VARCHAR, ', ') FROM artist",
         "SELECT string_agg(name || ' - ' || title, '; '), list(title) FROM artist JOIN album USING (artist_id)",
         "SELECT name FROM artist WHERE name || 'x' IN (SELECT title || 'x' FROM album) OR artist_id = 1",
         "SELECT (SELECT string_agg(title, '; ') FROM album WHERE album.artist_id = artist.artist_id) FROM artist",
