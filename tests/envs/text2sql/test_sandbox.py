@@ -366,10 +366,44 @@ HUGE_VALUES = [
     "SELECT length(printf('%300000000d', 1))",
     "SELECT length(format('{:>300000000}', 'x'))",
     "SELECT repeat('x', n) FROM numbers",
+    "SELECT length(repeat(repeat('abcdefghij', 10000), 10000))",
 ]
 
 
-def test_values_too_big_to_interrupt_are_refused_within_the_time_and_memory_limits(db_path, tmp_path):
+def _nest(template: str, seed: str, levels: int) -> str:
+    """``template`` applied ``levels`` times to ``seed`` (``{}`` marks where the inner expression goes)."""
+    for _ in range(levels):
+        seed = template.format(seed)
+    return seed
+
+
+_TEN = "||".join(["s"] * 10)
+
+#: Values grown across query levels: each one doubles or multiplies a string per CTE level, nested
+#: call (replace, hex), subquery, LATERAL join, recursion round or reduce step. Before the growth
+#: bound most ran 3-8 s and peaked at 0.8-3.3 GB under the 2 s, 256 MB limits (the doubling
+#: recursion was already stopped by memory_limit, at 330 MB).
+GROWN_VALUES = [
+    "WITH c0 AS (SELECT 'abcdefghij' AS s), "
+    + ", ".join(f"c{i} AS (SELECT {_TEN} AS s FROM c{i - 1})" for i in range(1, 9))
+    + " SELECT length(s) FROM c8",
+    "SELECT length(" + _nest("replace({}, 'a', 'aaaaaaaaaa')", "'aaaaaaaaaa'", 8) + ")",
+    "WITH RECURSIVE r(i, s) AS (SELECT 0, 'abcdefghijabcdefghij' UNION ALL SELECT i + 1, s || s FROM r "
+    "WHERE i < 40) SELECT max(length(s)) FROM r",
+    f"WITH RECURSIVE r(i, s) AS (SELECT 0, 'abcdefghij' UNION ALL SELECT i + 1, {_TEN} FROM r WHERE i < 8) "
+    "SELECT max(length(s)) FROM r",
+    "SELECT length(s) FROM " + _nest(f"(SELECT {_TEN} AS s FROM {{}})", "(SELECT 'abcdefghij' AS s)", 8),
+    "WITH c0 AS (SELECT 'abcdefghij' AS s0) SELECT length(s8) FROM c0"
+    + "".join(f", LATERAL (VALUES ({'||'.join([f's{i - 1}'] * 10)})) t{i}(s{i})" for i in range(1, 9)),
+    "WITH a AS (SELECT string_agg(a.label || b.label, '') s FROM numbers a, numbers b) "
+    "SELECT length(s || s || s) FROM a",
+    "SELECT length(list_reduce(list_transform(range(1000), lambda x: 'abcdefghij'), lambda a, b: a || a || b))",
+    "SELECT length(" + _nest("hex({})", "'abcdefghij'", 26) + ")",
+]
+
+
+@pytest.mark.parametrize("sqls", [HUGE_VALUES, GROWN_VALUES], ids=["built", "grown"])
+def test_values_too_big_to_interrupt_are_refused_within_the_time_and_memory_limits(db_path, tmp_path, sqls):
     # A fresh process, so its peak RSS is this test's: before the fix these ran 3-100 s each and
     # peaked at 4-14 GB against the 2 s, 256 MB limits. The peak is VmHWM, not ru_maxrss: Linux
     # carries ru_maxrss over from the (large) pytest process across fork and exec.
@@ -391,7 +425,7 @@ def test_values_too_big_to_interrupt_are_refused_within_the_time_and_memory_limi
         "print(json.dumps({'runs': out, 'peak_mb': int(peak.split()[1]) / 1024}))\n"
     )
     done = subprocess.run(
-        [sys.executable, str(script), str(db_path), json.dumps(HUGE_VALUES)],
+        [sys.executable, str(script), str(db_path), json.dumps(sqls)],
         capture_output=True, text=True, timeout=120, check=True,
     )
     report = json.loads(done.stdout)
@@ -411,4 +445,33 @@ def test_values_too_big_to_interrupt_are_refused_within_the_time_and_memory_limi
     ],
 )
 def test_small_constant_sizes_and_table_functions_still_run(db, sql):
+    assert db.execute(sql).rows
+
+
+def test_grown_values_are_refused_with_a_message_for_the_agent(db):
+    with pytest.raises(SandboxError, match="more than 10,000 times longer than the data it starts from") as caught:
+        db.execute(GROWN_VALUES[0])
+    assert "Build smaller values" in str(caught.value) and len(str(caught.value)) <= 1_100
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT name || ' (' || artist_id || ')' FROM artist",
+        "SELECT concat(name, ' - ', title), concat_ws(', ', name, title) FROM artist JOIN album USING (artist_id)",
+        "SELECT replace(name, ' ', '_'), upper(replace(replace(name, 'A', 'a'), '/', '-')) FROM artist",
+        "SELECT regexp_replace(name, '[^A-Za-z]', '', 'g') FROM artist",
+        "WITH a AS (SELECT name || '!' AS n FROM artist), b AS (SELECT n || '?' AS n FROM a) SELECT n || n FROM b",
+        "SELECT 'Artists: ' || string_agg(name, ', ' ORDER BY name) FROM artist",
+        "SELECT string_agg(name, ', ') || ' / ' || string_agg(artist_id::VARCHAR, ', ') FROM artist",
+        "SELECT string_agg(name || ' - ' || title, '; '), list(title) FROM artist JOIN album USING (artist_id)",
+        "SELECT name FROM artist WHERE name || 'x' IN (SELECT title || 'x' FROM album) OR artist_id = 1",
+        "SELECT (SELECT string_agg(title, '; ') FROM album WHERE album.artist_id = artist.artist_id) FROM artist",
+        "WITH RECURSIVE h(id, path) AS (SELECT artist_id, name FROM artist WHERE artist_id = 1 UNION ALL "
+        "SELECT a.artist_id, h.path || '/' || a.name FROM h JOIN artist a ON a.artist_id = h.id + 1) SELECT * FROM h",
+        "SELECT list_transform(['a', 'b'], lambda x: upper(x) || '!'), list_reduce(['a', 'b'], lambda a, b: a || b)",
+        "SELECT hex(name), to_json(name), CAST(name AS BLOB), url_encode(name) FROM artist",
+    ],
+)
+def test_ordinary_concatenation_replace_and_aggregates_still_run(db, sql):
     assert db.execute(sql).rows
