@@ -495,13 +495,8 @@ class Runner:
         counted from when it starts to run (not while it waits for a pool thread behind other
         episodes' steps); a step that outlives it is abandoned, its thread with it.
         """
-        if self.env_threads <= 1 and self.episode_time_limit_s is None:
-            results = {}
-            for index, action in actions.items():
-                call = _TimedStep(self._handles[index].step, action)
-                results[index] = _call(call)
-                slots[index].used += call.seconds or 0.0
-            return results
+        if self.env_threads <= 1 and self.episode_time_limit_s is None:  # no limit: the time used is not needed
+            return {index: _call(self._handles[index].step, action) for index, action in actions.items()}
         calls = {index: _TimedStep(self._handles[index].step, action) for index, action in actions.items()}
         futures = {index: self._env_pool().submit(call) for index, call in calls.items()}
         results: dict[int, Any] = {}
