@@ -28,7 +28,7 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from agentgym.trajectory import Step
@@ -38,6 +38,7 @@ __all__ = [
     "answer_tag",
     "answer_tags",
     "assistant_message",
+    "between",
     "content_text",
     "decode_arguments",
     "json_error",
@@ -47,6 +48,7 @@ __all__ = [
     "steps_from_messages",
     "template_messages",
     "tool_call_blocks",
+    "without_blocks",
 ]
 
 #: The tools whose call gives the final answer when no env says which (imported conversations).
@@ -328,16 +330,34 @@ def between(text: str, opening: str, closing: str) -> list[str]:
         >>> between("```sql\nSELECT 1```", "```sql", "```")
         ['\nSELECT 1']
     """
-    blocks = []
+    return [text[start + len(opening) : end - len(closing)] for start, end in _block_spans(text, opening, closing)]
+
+
+def without_blocks(text: str, opening: str, closing: str) -> str:
+    """``text`` with each block :func:`between` finds removed, markers included, in linear time.
+
+    Examples:
+        >>> without_blocks("a<x>1</x>b<x>2</x>c<x>3", "<x>", "</x>")
+        'abc<x>3'
+    """
+    kept = []
+    position = 0
+    for start, end in _block_spans(text, opening, closing):
+        kept.append(text[position:start])
+        position = end
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _block_spans(text: str, opening: str, closing: str) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each ``opening`` ... ``closing`` block, markers included (see :func:`between`)."""
     start = text.find(opening)
     while start != -1:
         end = text.find(closing, start + len(opening))
         if end == -1:
-            break  # no later opening has a closing after it either
-        blocks.append(text[start + len(opening) : end])
+            return  # no later opening has a closing after it either
+        yield start, end + len(closing)
         start = text.find(opening, end + len(closing))
-    return blocks
-
 
 
 def answer_tags(text: str) -> list[str]:

@@ -33,7 +33,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import agentgym
-from agentgym.messages import content_text, decode_arguments, message_text
+from agentgym.messages import (
+    TOOL_CALL_CLOSE,
+    TOOL_CALL_OPEN,
+    content_text,
+    decode_arguments,
+    message_text,
+    without_blocks,
+)
 from agentgym.scoring.summary import Stats
 from agentgym.trajectory import Trajectory, TrajectoryError, read_trajectories
 from agentgym.trust import Trust
@@ -667,30 +674,6 @@ def _per_step(trajectory: Trajectory) -> list[float]:
 # Conversations
 
 
-def _without_blocks(text: str, opening: str, closing: str) -> str:
-    """``text`` without each ``opening`` ... ``closing`` block, in linear time.
-
-    The regex ``<tool_call>.*?</tool_call>`` rescanned the rest of the text from every unclosed
-    ``<tool_call>``.
-
-    Examples:
-        >>> _without_blocks("a<x>1</x>b<x>2</x>c<x>3", "<x>", "</x>")
-        'abc<x>3'
-    """
-    kept = []
-    position = 0
-    start = text.find(opening)
-    while start != -1:
-        end = text.find(closing, start + len(opening))
-        if end == -1:
-            break
-        kept.append(text[position:start])
-        position = end + len(closing)
-        start = text.find(opening, position)
-    kept.append(text[position:])
-    return "".join(kept)
-
-
 def _text(value: Any) -> str:
     """Content, or an action, as text (:mod:`agentgym.messages`); other values become JSON."""
     if isinstance(value, Mapping):  # an assistant message recorded as a step's action
@@ -780,7 +763,7 @@ def render_conversation(trajectory: Trajectory) -> str:
             # A text completion: show the calls the env parsed from it, and the raw text on demand.
             calls = step.tool_calls
             raw = f'<details class="raw"><summary>raw completion</summary>{_body(body)}</details>' if body else ""
-            body = _without_blocks(body, "<tool_call>", "</tool_call>").strip()
+            body = without_blocks(body, TOOL_CALL_OPEN, TOOL_CALL_CLOSE).strip()
         html_body = _body(body, collapse=role == "system") if body else ""
         if isinstance(calls, list):
             html_body += "".join(_call(call) for call in calls)
