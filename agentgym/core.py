@@ -549,7 +549,8 @@ class AgentEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("the episode is over (or never started): call reset()")
         started = time.perf_counter()
         parsed = self._parse_safely(action)
-        self.trajectory.messages.append(assistant_message(action))
+        said = assistant_message(action)
+        self.trajectory.messages.append(said)
         new_messages: list[dict[str, Any]] = []
         invalid = parsed.error is not None
         terminated = False
@@ -576,7 +577,7 @@ class AgentEnv(gym.Env[str, str]):
         observation = _clip("\n\n".join(message["content"] for message in new_messages), self.max_observation_chars)
         self.trajectory.messages.extend(new_messages)
         step = Step(
-            action=action if isinstance(action, str) else assistant_message(action),
+            action=action if isinstance(action, str) else dict(said),  # its own copy, checked once
             tool_calls=[call.to_dict() for call in calls],
             observation=observation,
             invalid_action=invalid,
